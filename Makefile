@@ -1,0 +1,58 @@
+# The habits of this project. `make run` and `make test` work on a fresh machine: they create the
+# virtual environment and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format generate checkgenerate bench clean install-run install-test
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch==2.13.0 is the CPU build these machines carry; see README for a CUDA host.
+$(VENV)/.installed-run: pyproject.toml clients/python/pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[worker,embedded]" -e ./clients/python
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml clients/python/pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[worker,embedded,test]" -e ./clients/python
+	touch $@
+
+install-run: $(VENV)/.installed-run
+install-test: $(VENV)/.installed-test
+
+run: install-run
+	$(VENV)/bin/warmstep dev
+
+test: install-test checkgenerate
+	@mkdir -p test-output
+	$(PY) -m pytest $(PYTEST_ARGS) --junitxml=test-output/junit.xml; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+lint: install-test
+	$(VENV)/bin/ruff check warmstep service worker tests scripts bench
+	$(VENV)/bin/ruff format --check warmstep service worker scripts
+	$(VENV)/bin/mypy warmstep service worker
+
+format: install-test
+	$(VENV)/bin/ruff format warmstep service worker scripts
+	$(VENV)/bin/ruff check --fix warmstep service worker tests scripts bench
+
+generate: install-test
+	$(PY) scripts/generate_protos.py
+
+# Regenerate into a temporary folder and fail on any difference with the committed code.
+checkgenerate: install-test
+	@tmp=$$(mktemp -d); $(PY) scripts/generate_protos.py $$tmp/v1 && \
+	diff -r $$tmp/v1 clients/python/src/warmstep_client/v1 >/dev/null || \
+	{ echo "generated code is stale: run make generate" >&2; rm -rf $$tmp; exit 1; }; \
+	rm -rf $$tmp; echo "generated code is up to date"
+
+bench: install-test
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) test-output .pytest_cache .mypy_cache .ruff_cache

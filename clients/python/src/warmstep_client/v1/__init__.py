@@ -1,0 +1,1 @@
+"""Generated from protos/warmstep/v1 by `make generate`."""

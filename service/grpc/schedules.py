@@ -1,0 +1,115 @@
+"""ScheduleService: a thin adapter from protobuf to the same domain functions REST calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from google.protobuf import json_format, struct_pb2
+
+from service.grpc.errors import grpc_errors
+from service.grpc.validation import validate
+from warmstep.catalog import kinds_of
+from warmstep.config import Settings
+from warmstep.plan import PlanRequest, plan
+from warmstep.queries import EvaluateRequest, Evaluation, evaluate
+from warmstep.schedules._core import FloatArray
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
+
+DEFAULT_CHUNK_STEPS = 65_536
+THREAD_ABOVE_STEPS = 50_000
+
+
+def evaluate_request_from_proto(message: schedules_pb2.EvaluateRequest) -> EvaluateRequest:
+    return EvaluateRequest.model_validate(
+        {
+            "schedule": json_format.MessageToDict(message.schedule),
+            "base_lr": list(message.base_lr) or None,
+            "steps": message.steps,
+            "metrics": list(message.metrics) or None,
+            "points": message.points or None,
+        }
+    )
+
+
+def _series(block: FloatArray | None) -> list[schedules_pb2.Series]:
+    return [] if block is None else [schedules_pb2.Series(values=row) for row in block]
+
+
+class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
+    def __init__(self, settings: Settings) -> None:
+        self._max_steps = settings.max_steps_per_query
+
+    async def _evaluate(self, message: schedules_pb2.EvaluateRequest) -> Evaluation:
+        request = _validated(message)
+        if request.steps > THREAD_ABOVE_STEPS:
+            return await anyio.to_thread.run_sync(
+                lambda: evaluate(request, max_steps=self._max_steps)
+            )
+        return evaluate(request, max_steps=self._max_steps)
+
+    @grpc_errors
+    async def Evaluate(
+        self, request: schedules_pb2.EvaluateRequest, context: Any
+    ) -> schedules_pb2.EvaluateResponse:
+        result = await self._evaluate(request)
+        return schedules_pb2.EvaluateResponse(
+            steps=result.steps,
+            lr=_series(result.lr),
+            momentum=_series(result.momentum),
+            index=[] if result.index is None else result.index,
+        )
+
+    @grpc_errors
+    async def StreamEvaluate(
+        self, request: schedules_pb2.EvaluateRequest, context: Any
+    ) -> AsyncIterator[schedules_pb2.EvaluateChunk]:
+        result = await self._evaluate(request)
+        chunk = int(request.chunk_steps) if request.chunk_steps > 0 else DEFAULT_CHUNK_STEPS
+        n = result.lr.shape[1]
+        for offset in range(0, n, chunk):
+            end = min(n, offset + chunk)
+            momentum = None if result.momentum is None else result.momentum[:, offset:end]
+            yield schedules_pb2.EvaluateChunk(
+                steps=result.steps,
+                offset=offset,
+                lr=_series(result.lr[:, offset:end]),
+                momentum=_series(momentum),
+            )
+
+    @grpc_errors
+    async def ListKinds(
+        self, request: schedules_pb2.ListKindsRequest, context: Any
+    ) -> schedules_pb2.ListKindsResponse:
+        kinds = [
+            json_format.ParseDict(kind, schedules_pb2.Kind()) for kind in kinds_of(request.library)
+        ]
+        return schedules_pb2.ListKindsResponse(kinds=kinds)
+
+    @grpc_errors
+    async def Plan(
+        self, request: schedules_pb2.PlanRequest, context: Any
+    ) -> schedules_pb2.PlanResponse:
+        fields = json_format.MessageToDict(request, preserving_proto_field_name=True)
+        result = plan(_validated_plan(fields)).model_dump(mode="json")
+        out = struct_pb2.Struct()
+        out.update(result)
+        return schedules_pb2.PlanResponse(plan=out)
+
+
+def _validated(message: schedules_pb2.EvaluateRequest) -> EvaluateRequest:
+    return validate(lambda: evaluate_request_from_proto(message))
+
+
+def _validated_plan(fields: dict[str, Any]) -> PlanRequest:
+    for name in ("examples", "batch_size", "gradient_accumulation_steps", "epochs", "max_steps",
+                 "warmup_steps"):
+        if name in fields:
+            fields[name] = int(fields[name])
+    if fields.get("scheduler_interval", "") == "":
+        fields.pop("scheduler_interval", None)
+    if fields.get("gradient_accumulation_steps", 0) == 0:
+        fields.pop("gradient_accumulation_steps", None)
+    return validate(lambda: PlanRequest.model_validate(fields))
+

@@ -1,0 +1,143 @@
+"""The front end's job operations on Redis: submit, get, list, cancel, read events.
+
+State changes go through the lifecycle scripts (``warmstep.lifecycle``), which apply them
+atomically; this module never writes a job's status itself."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as aioredis
+
+from warmstep import keys, lifecycle
+from warmstep.errors import FailedPrecondition, NotFound
+from warmstep.job_views import JobEvent, JobPublic, JobTotals
+from warmstep.jobs import JobSpec
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: JobPublic
+    created: bool  # False: an earlier submit with the same Idempotency-Key made this job
+
+
+async def submit(
+    redis: aioredis.Redis,
+    spec: JobSpec,
+    totals: JobTotals | None,
+    device_class: str,
+    *,
+    tenant: str = "",
+    idempotency_key: str | None = None,
+) -> Submission:
+    job_id = uuid.uuid4().hex
+    now = time.time()
+    fields = {
+        "id": job_id,
+        "tenant": tenant,
+        "status": lifecycle.JobStatus.QUEUED.value,
+        "attempt": "0",
+        "device_class": device_class,
+        "created_at": repr(now),
+        "spec": spec.model_dump_json(),
+        "totals": "" if totals is None else totals.model_dump_json(),
+    }
+    flat = [item for pair in fields.items() for item in pair]
+    script_keys = [
+        keys.idempotency(tenant, idempotency_key) if idempotency_key else "",
+        keys.job_record(job_id),
+        keys.JOBS_INDEX,
+        keys.dispatch_stream(device_class),
+        keys.job_events(job_id),
+    ]
+    answered = await redis.eval(  # type: ignore[misc]
+        lifecycle.SUBMIT, len(script_keys), *script_keys, job_id, repr(now), IDEMPOTENCY_TTL_S,
+        *flat,
+    )
+    return Submission(await get_job(redis, str(answered)), created=str(answered) == job_id)
+
+
+async def get_job(redis: aioredis.Redis, job_id: str, tenant: str | None = None) -> JobPublic:
+    fields = await redis.hgetall(keys.job_record(job_id))  # type: ignore[misc]
+    if not fields or (tenant is not None and fields.get("tenant", "") != tenant):
+        raise NotFound(f"no job {job_id!r}", field="job_id")
+    return JobPublic.from_hash(fields)
+
+
+async def list_jobs(
+    redis: aioredis.Redis,
+    *,
+    status: str | None = None,
+    label: tuple[str, str] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    tenant: str | None = None,
+) -> tuple[list[JobPublic], int | None]:
+    """Newest first. Answers a page and the offset of the next page (None at the end)."""
+    found: list[JobPublic] = []
+    position = offset
+    batch = max(limit, 100)
+    while len(found) < limit:
+        ids = await redis.zrevrange(keys.JOBS_INDEX, position, position + batch - 1)
+        if not ids:
+            return found, None
+        pipe = redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(keys.job_record(job_id))
+        for fields in await pipe.execute():
+            position += 1
+            if not fields:
+                continue
+            job = JobPublic.from_hash(fields)
+            if _matches(job, fields, status, label, tenant):
+                found.append(job)
+                if len(found) == limit:
+                    break
+    more = await redis.zcard(keys.JOBS_INDEX) > position
+    return found, position if more else None
+
+
+def _matches(
+    job: JobPublic,
+    fields: dict[str, str],
+    status: str | None,
+    label: tuple[str, str] | None,
+    tenant: str | None,
+) -> bool:
+    if tenant is not None and fields.get("tenant", "") != tenant:
+        return False
+    if status is not None and job.status.value != status:
+        return False
+    return label is None or job.labels.get(label[0]) == label[1]
+
+
+async def cancel(redis: aioredis.Redis, job_id: str, tenant: str | None = None) -> JobPublic:
+    await get_job(redis, job_id, tenant)
+    outcome = await redis.eval(  # type: ignore[misc]
+        lifecycle.CANCEL, 2, keys.job_record(job_id), keys.job_events(job_id), repr(time.time())
+    )
+    if outcome in ("succeeded", "failed"):
+        raise FailedPrecondition(f"job {job_id} already {outcome}", field="job_id")
+    return await get_job(redis, job_id)
+
+
+async def read_events(
+    redis: aioredis.Redis, job_id: str, after: str = "0-0", count: int = 1000,
+    block_ms: int | None = None,
+) -> list[JobEvent]:
+    """Events strictly after the entry id ``after``; with ``block_ms``, wait that long for some."""
+    stream = keys.job_events(job_id)
+    if block_ms is None:
+        entries = await redis.xrange(stream, min=f"({after}", count=count)
+        return [JobEvent.from_entry(i, f) for i, f in entries]
+    answer = await redis.xread({stream: after}, count=count, block=block_ms)
+    return [JobEvent.from_entry(i, f) for _, entries in answer for i, f in entries]
+
+
+def event_json(event: JobEvent) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))

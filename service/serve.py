@@ -1,0 +1,51 @@
+"""The front-end process: REST (uvicorn) and gRPC (grpc.aio) served from one asyncio loop.
+
+uvicorn owns the signal handling: SIGINT/SIGTERM make it finish its requests and return, after
+which the gRPC server is stopped with a grace period and the Redis pool closed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from service.grpc.server import build_grpc_server, mark_serving
+from service.main import build_app
+from service.redis_store import connect
+from warmstep.config import Settings
+
+log = logging.getLogger("warmstep.serve")
+
+
+async def serve(settings: Settings) -> None:
+    if not settings.redis_url:
+        raise SystemExit("serve needs REDIS_URL (or run `warmstep dev`, which starts a Redis)")
+    redis = connect(settings.redis_url)
+    app = build_app(settings, redis)
+    grpc_server, health_servicer = build_grpc_server(settings, redis)
+    grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    await grpc_server.start()
+    await mark_serving(health_servicer)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+        access_log=False,
+        limit_concurrency=2048,
+        timeout_graceful_shutdown=5,
+    )
+    http = uvicorn.Server(config)
+    http_task = asyncio.create_task(http.serve())
+    while not http.started and not http_task.done():
+        await asyncio.sleep(0.02)
+    if http.started:
+        http_port = http.servers[0].sockets[0].getsockname()[1]
+        print(f"warmstep front end: REST http://{settings.host}:{http_port} "
+              f"(docs /docs), gRPC {settings.host}:{grpc_port}", flush=True)
+    try:
+        await http_task
+    finally:
+        await grpc_server.stop(grace=3)
+        await redis.aclose()

@@ -1,0 +1,111 @@
+"""Schedule queries: the request model shared by REST and gRPC, and the one function that answers it.
+
+``evaluate`` validates the spec once (:func:`warmstep.schedules.resolve_spec`), evaluates the
+curve for every param group and, when ``points`` is set, downsamples it so that a chart of a
+10M-step run still shows every spike: each of ``points`` buckets keeps the step of its minimum and
+of its maximum (for every group and the momentum), so the drawn envelope is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules import EvalContext, ResolvedSchedule, resolve_spec
+from warmstep.schedules._core import FloatArray
+
+__all__ = ["EvaluateRequest", "Evaluation", "downsample_index", "evaluate"]
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+
+class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: dict[str, Any] = Field(
+        description="The library's callable and its keyword arguments: "
+        '{"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 1000}',
+        examples=[{"type": "CosineAnnealingLR", "T_max": 1000}],
+    )
+    base_lr: float | list[float] | None = Field(
+        default=None,
+        description="Base LR of each param group (a number is one group). Required by kinds "
+        "that scale the optimizer's LR (the catalog's needs_base_lr); others take absolute "
+        "values from the spec and use base_lr only for the number of groups.",
+        examples=[0.1],
+    )
+    steps: int = Field(ge=1, description="Number of optimizer updates; value i is update i.")
+    metrics: list[float] | None = Field(
+        default=None, description="Metric-driven kinds: call i receives metrics[i-1]."
+    )
+    points: int | None = Field(
+        default=None, ge=1, description="Downsample to the min and max of this many buckets."
+    )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    steps: int
+    lr: FloatArray  # (groups, n)
+    momentum: FloatArray | None
+    index: IntArray | None  # step of each value when downsampled, else None
+
+
+def evaluate(request: EvaluateRequest, *, max_steps: int) -> Evaluation:
+    if request.steps > max_steps:
+        raise InvalidArgument(f"at most {max_steps} steps per query", field="steps")
+    resolved = resolve_spec(request.schedule)
+    context = EvalContext(
+        steps=request.steps,
+        base_lrs=_base_lrs(request.base_lr, resolved),
+        metrics=None if request.metrics is None else np.asarray(request.metrics, np.float64),
+    )
+    curve = resolved.evaluate(context)
+    if request.points is None or 2 * request.points >= request.steps:
+        return Evaluation(request.steps, curve.lr, curve.momentum, None)
+    series = curve.lr if curve.momentum is None else np.vstack([curve.lr, curve.momentum])
+    index = downsample_index(series, request.points)
+    momentum = None if curve.momentum is None else curve.momentum[:, index]
+    return Evaluation(request.steps, curve.lr[:, index], momentum, index)
+
+
+def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -> FloatArray:
+    if base_lr is None:
+        if resolved.kind.needs_base_lr:
+            raise InvalidArgument(
+                f"{resolved.kind.name} scales the optimizer's LR: give base_lr", field="base_lr"
+            )
+        return np.ones(1, np.float64)
+    values = np.atleast_1d(np.asarray(base_lr, np.float64))
+    if values.size == 0:
+        raise InvalidArgument("at least one param group", field="base_lr")
+    if not np.all(np.isfinite(values)):
+        raise InvalidArgument("base LRs must be finite", field="base_lr")
+    return values
+
+
+def downsample_index(series: FloatArray, points: int) -> IntArray:
+    """Steps to keep: per bucket of ``ceil(n / points)`` steps, the argmin and argmax of every row,
+    plus the first and last step; sorted and unique (at most ``2 * rows * points + 2``).
+
+    Example: ``n=10, points=2`` makes buckets [0..4], [5..9]; for a falling line the kept steps
+    are 0, 4, 5, 9."""
+    rows, n = series.shape
+    width = -(-n // points)
+    buckets = -(-n // width)
+    padded_len = buckets * width
+    keep = [np.array([0, n - 1], np.int64)]
+    starts = np.arange(buckets, dtype=np.int64) * width
+    for row in series:
+        padded_min = np.full(padded_len, np.inf)
+        padded_max = np.full(padded_len, -np.inf)
+        finite_row = np.where(np.isnan(row), 0.0, row)
+        padded_min[:n] = finite_row
+        padded_max[:n] = finite_row
+        keep.append(starts + padded_min.reshape(buckets, width).argmin(axis=1))
+        keep.append(starts + padded_max.reshape(buckets, width).argmax(axis=1))
+    return np.unique(np.concatenate(keep)).astype(np.int64)

@@ -1,0 +1,172 @@
+"""The fvcore ``ParamScheduler`` machinery shared by the fvcore and detectron2 adapters.
+
+A ParamScheduler kind is a pydantic model with ``at(where, path)``: its value at each training
+progress ``where`` (a float64 array), raising :class:`WhereError` (with the positions that raise)
+wherever fvcore raises. :func:`lr_multiplier_curve` turns one into a training schedule as
+detectron2's ``LRMultiplier`` does; :func:`composite_at` is ``CompositeParamScheduler.__call__``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules._core import Curve, EvalContext, FloatArray, KindParams
+
+WHERE_EPSILON = 1e-6  # fvcore ParamScheduler.WHERE_EPSILON
+BoolArray = npt.NDArray[np.bool_]
+
+
+class WhereError(Exception):
+    """fvcore raised while evaluating; ``bad`` marks the positions of ``where`` that raise."""
+
+    def __init__(self, reason: str, bad: BoolArray) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.bad = bad
+
+
+def raise_if(bad: BoolArray, reason: Callable[[int], str]) -> None:
+    if bad.any():
+        raise WhereError(reason(int(np.argmax(bad))), bad)
+
+
+class ParamSchedulerParams(KindParams, abc.ABC):
+    """Base of every kind that is an fvcore ``ParamScheduler`` (a function of ``where``)."""
+
+    max_iter: int | None = Field(
+        default=None,
+        ge=1,
+        description="detectron2 LRMultiplier's max_iter: value i = base_lr * scheduler(i / "
+        "max_iter). Required at the top level, refused inside a composite.",
+    )
+
+    @abc.abstractmethod
+    def at(self, where: FloatArray, path: str) -> FloatArray:
+        """The scheduler's value at each ``where`` (raises :class:`WhereError` as fvcore does)."""
+
+
+def param_scheduler_child(value: object, name: str) -> ParamSchedulerParams:
+    """A nested schedule that must be an fvcore ParamScheduler without its own ``max_iter``."""
+    params = getattr(value, "params", None)
+    if not isinstance(params, ParamSchedulerParams):
+        kind = getattr(getattr(value, "kind", None), "name", "?")
+        raise ValueError(f"{name} takes fvcore ParamSchedulers, not {kind}")
+    if params.max_iter is not None:
+        raise ValueError(f"max_iter belongs on the outermost scheduler, not inside {name}")
+    return params
+
+
+def lr_multiplier_curve(
+    scheduler: ParamSchedulerParams,
+    max_iter: int,
+    context: EvalContext,
+    scheduler_path: str | None = None,
+) -> Curve:
+    """detectron2 ``LRMultiplier``: ``lr[g, i] = base_lr[g] * scheduler(i / max_iter)``.
+
+    ``scheduler_path`` locates the scheduler's own spec (default: ``context.path``); errors
+    raised while evaluating name ``<context.path>.max_iter``."""
+    where = np.arange(context.steps, dtype=np.float64) / float(max_iter)
+    try:
+        multiplier = scheduler.at(where, scheduler_path or context.path)
+    except WhereError as exc:
+        step = int(np.argmax(exc.bad))
+        raise InvalidArgument(
+            f"fvcore raises at step {step} (where = {step}/{max_iter}): {exc.reason}",
+            field=f"{context.path}.max_iter",
+        ) from None
+    return Curve(lr=context.base_lrs[:, None] * multiplier[None, :])
+
+
+def evaluate_param_scheduler(params: ParamSchedulerParams, context: EvalContext) -> Curve:
+    """A top-level ParamScheduler kind: its ``max_iter`` makes it an LRMultiplier."""
+    if params.max_iter is None:
+        raise InvalidArgument(
+            "an fvcore ParamScheduler is a function of progress: give max_iter "
+            "(value i = base_lr * scheduler(i / max_iter), as detectron2's LRMultiplier)",
+            field=f"{context.path}.max_iter",
+        )
+    return lr_multiplier_curve(params, params.max_iter, context)
+
+
+def range_error(where: FloatArray) -> Callable[[int], str]:
+    return lambda k: f"where in ParamScheduler must be in [0, 1]: got {where[k]}"
+
+
+def power(base: FloatArray, exponent: FloatArray) -> FloatArray:
+    """Python's ``float ** float``, which raises where numpy would give nan or inf."""
+    complex_result = (base < 0) & (np.floor(exponent) != exponent)
+    raise_if(complex_result, lambda k: f"{base[k]} ** {exponent[k]} is a complex number")
+    raise_if((base == 0) & (exponent < 0), lambda k: "0.0 cannot be raised to a negative power")
+    with np.errstate(all="ignore"):
+        result = np.power(base, exponent)
+    raise_if(~np.isfinite(result), lambda k: "OverflowError: numerical result out of range")
+    return result
+
+
+def checked_lengths(lengths: Sequence[float]) -> list[float]:
+    """fvcore's length check and fix-up: the sum must be 1 within 1e-3; if it is not exactly 1
+    the last length becomes ``1 - sum(others)``. Sums are plain left-to-right float additions
+    (fvcore under Python 3.11; Python ≥ 3.12's compensated ``sum`` can differ by an ulp)."""
+    if not lengths:
+        raise ValueError("There must be at least one scheduler in the composite scheduler")
+    total = _plain_sum(lengths)
+    if abs(total - 1.0) >= 1e-3:
+        raise ValueError("The sum of all values in lengths must be 1")
+    fixed = list(lengths)
+    if total != 1.0:
+        fixed[-1] = 1.0 - _plain_sum(fixed[:-1])
+    return fixed
+
+
+def _plain_sum(values: Sequence[float]) -> float:
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+WhereFn = Callable[[FloatArray], FloatArray]
+
+
+def composite_at(
+    where: FloatArray, parts: Sequence[WhereFn], lengths: Sequence[float], scaling: Sequence[str]
+) -> FloatArray:
+    """fvcore ``CompositeParamScheduler.__call__``: part k serves where + 1e-6 ≤ l0 + … + lk
+    (the first such k; the last part takes the rest). 'rescaled' passes
+    ``(where - start_k) / l_k`` with ``start_k = (l0 + … + lk) - lk``; 'fixed' the global where.
+    ``lengths`` are already :func:`checked_lengths`."""
+    totals = list(np.cumsum(np.asarray(lengths, dtype=np.float64)))
+    shifted = where + WHERE_EPSILON
+    chosen_part = np.full(where.shape, len(parts) - 1, dtype=np.intp)
+    for k in range(len(parts) - 2, -1, -1):
+        chosen_part = np.where(shifted <= totals[k], k, chosen_part)
+    out = np.empty_like(where)
+    for k, part in enumerate(parts):
+        chosen = chosen_part == k
+        if not chosen.any():
+            continue
+        if k >= len(scaling):
+            raise WhereError("interval_scaling: list index out of range", chosen)
+        local = where[chosen]
+        if scaling[k] == "rescaled":
+            if lengths[k] == 0:
+                raise WhereError("lengths: float division by zero", chosen)
+            local = (local - (totals[k] - lengths[k])) / lengths[k]
+        try:
+            out[chosen] = part(local)
+        except WhereError as exc:
+            bad = np.zeros(where.shape, dtype=np.bool_)
+            bad[chosen] = exc.bad
+            raise WhereError(exc.reason, bad) from None
+    return out
+
+
+def bound(scheduler: ParamSchedulerParams, path: str) -> WhereFn:
+    return lambda where: scheduler.at(where, path)

@@ -1,0 +1,276 @@
+"""timm 1.0.31 ``timm.scheduler``: cosine, tanh and poly cycles (Step, MultiStep, WSD and Plateau
+live in ``timm_step``, ``timm_wsd`` and ``timm_plateau``, which share this module's helpers).
+
+timm schedulers are pure functions ``_get_lr(t)`` of a time ``t`` that the training loop passes:
+value ``i`` (``i >= 1``) is ``_get_lr(i)``, the lr after ``step_update(num_updates=i)`` when
+``t_in_epochs=False`` or after ``step(epoch=i)`` when ``t_in_epochs=True`` (the default). The flag
+only says which of the two calls moves the lr; as a function of ``i`` the curve is the same, so
+the engine accepts it and ignores it. Value 0 is what the constructor writes: ``warmup_lr_init``
+when ``warmup_t`` is non-zero, else the group's base lr ``b``.
+
+Warmup (every class): for ``t < warmup_t``, ``warmup_lr_init + t * (target - warmup_lr_init) /
+warmup_t`` with ``target = b`` (``TanhLRScheduler`` without prefix: its own value at
+``warmup_t``). ``warmup_prefix=True`` shifts the main curve by ``warmup_t``; otherwise the main
+curve runs from ``t = 0`` under the warmup. Cycles, with ``T = t_initial``, ``m = cycle_mul``:
+``i = floor(log(1 - t/T*(1-m)) / log(m))``, ``t_i = m**i * T``,
+``t_curr = t - (1 - m**i)/(1 - m) * T`` (``m == 1``: ``i = t // T``, ``t_curr = t - T*i``);
+``lr_max = b * cycle_decay**i``; from cycle ``i >= cycle_limit`` on the value is ``lr_min``.
+
+Noise (``noise_range_t``) draws from ``torch.Generator().manual_seed(noise_seed + t)``; the engine
+has no torch RNG, so a spec that sets it is refused. Arithmetic is float64 in timm's own order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from pydantic import ValidationInfo, field_validator, model_validator
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules._core import (
+    Curve,
+    EvalContext,
+    FloatArray,
+    Kind,
+    KindParams,
+    Library,
+)
+from warmstep.schedules._registry import register
+
+__all__ = ["TimmParams", "cycle_position", "integer_power", "timm_curve"]
+
+_SCALAR_POWERS = 4096
+
+# (t after the prefix shift, values of t >= warmup_t) -> (groups, len(t)) lr
+MainCurve = Callable[[FloatArray], FloatArray]
+
+
+class TimmParams(KindParams):
+    """Arguments every timm scheduler shares (besides its own curve's)."""
+
+    warmup_t: int = 0
+    warmup_lr_init: float = 0.0
+    t_in_epochs: bool = True
+    noise_range_t: list[int] | int | None = None
+    noise_pct: float = 0.67
+    noise_std: float = 1.0
+    noise_seed: int | None = 42
+    initialize: bool = True
+
+    @field_validator("noise_range_t")
+    @classmethod
+    def _no_noise(cls, value: list[int] | int | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "not supported: timm draws the noise from torch's Generator "
+                "(seeded with noise_seed + t), which the engine does not reproduce"
+            )
+        return value
+
+
+def timm_curve(
+    params: TimmParams,
+    context: EvalContext,
+    main: MainCurve,
+    warmup_prefix: bool,
+    warmup_target: FloatArray | None = None,
+) -> Curve:
+    """Assemble value 0 (the constructor's), the warmup ramp and ``main`` after it.
+
+    ``warmup_target`` (groups,) is where the ramp heads, the base lrs unless given.
+    Worked example: b=0.1, warmup_t=5, warmup_lr_init=0: values 0, 0.02, 0.04, 0.06, 0.08, main(5).
+    """
+    base = context.base_lrs[:, None]
+    t = np.arange(context.steps, dtype=np.float64)
+    warmup_t = params.warmup_t
+    lr = np.empty((context.groups, context.steps), dtype=np.float64)
+    in_warmup = t < warmup_t
+    if warmup_t and in_warmup.any():
+        target = base if warmup_target is None else warmup_target[:, None]
+        slope = (target - params.warmup_lr_init) / warmup_t
+        lr[:, in_warmup] = params.warmup_lr_init + t[in_warmup] * slope
+    after = t[~in_warmup]
+    if after.size:
+        lr[:, ~in_warmup] = main(after - warmup_t if warmup_prefix else after)
+    if context.steps:
+        lr[:, 0] = params.warmup_lr_init if warmup_t else context.base_lrs
+    return Curve(lr=lr)
+
+
+def integer_power(base: float, exponents: FloatArray) -> FloatArray:
+    """``base ** n`` for whole-number ``n`` as Python computes it (libm ``pow``, correctly rounded
+    here), one scalar call per distinct exponent; numpy's SIMD ``power`` can differ in the last
+    bit. Falls back to numpy past a few thousand distinct exponents."""
+    distinct, where = np.unique(exponents, return_inverse=True)
+    if distinct.size > _SCALAR_POWERS:
+        return np.power(base, exponents)
+    values = np.array([math.pow(base, float(n)) for n in distinct], dtype=np.float64)
+    return values[where.reshape(exponents.shape)]
+
+
+def cycle_position(
+    t: FloatArray, t_initial: float, cycle_mul: float, field: str
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Cycle index ``i``, cycle length ``t_i`` and position ``t_curr`` inside it, as timm does."""
+    if cycle_mul == 1:
+        index = np.floor_divide(t, t_initial)
+        return index, np.full_like(t, t_initial), t - t_initial * index
+    argument = 1 - t / t_initial * (1 - cycle_mul)
+    if cycle_mul <= 0 or np.any(argument <= 0):
+        raise InvalidArgument(
+            "timm raises 'math domain error': with cycle_mul < 1 the cycles end at "
+            f"t = t_initial / (1 - cycle_mul) = {t_initial / (1 - cycle_mul):g}"
+            if cycle_mul > 0
+            else "timm raises 'math domain error': cycle_mul must be > 0",
+            field=field,
+        )
+    index = np.floor(np.log(argument) / np.log(cycle_mul))
+    growth = integer_power(cycle_mul, index)
+    return index, growth * t_initial, t - (1 - growth) / (1 - cycle_mul) * t_initial
+
+
+class _CycleParams(TimmParams):
+    t_initial: int
+    lr_min: float = 0.0
+    cycle_mul: float = 1.0
+    cycle_decay: float = 1.0
+    cycle_limit: int = 1
+    warmup_prefix: bool = False
+
+    @field_validator("t_initial", "lr_min")
+    @classmethod
+    def _timm_asserts(cls, value: float, info: ValidationInfo) -> float:
+        if value < 0 or (value == 0 and info.field_name == "t_initial"):
+            raise ValueError(f"timm asserts {info.field_name} {'>' if value == 0 else '>='} 0")
+        return value
+
+
+def _cycled(
+    params: _CycleParams,
+    context: EvalContext,
+    term: Callable[[FloatArray, FloatArray], FloatArray],
+    half: bool,
+) -> MainCurve:
+    """Main curve ``lr_min + (lr_max - lr_min) * term(t_curr, t_i)`` per cycle (``half``: timm's
+    ``lr_min + 0.5 * (lr_max - lr_min) * term``, multiplied in that order), ``lr_min`` from cycle
+    ``cycle_limit`` on. ``term`` only sees the cycles inside the limit."""
+
+    def main(t: FloatArray) -> FloatArray:
+        index, t_i, t_curr = cycle_position(
+            t, params.t_initial, params.cycle_mul, f"{context.path}.cycle_mul"
+        )
+        lr = np.full((context.groups, t.size), params.lr_min, dtype=np.float64)
+        live = index < params.cycle_limit
+        if live.any():
+            lr_max = context.base_lrs[:, None] * integer_power(params.cycle_decay, index[live])
+            span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
+            lr[:, live] = params.lr_min + span * term(t_curr[live], t_i[live])
+        return lr
+
+    return main
+
+
+class CosineLRSchedulerParams(_CycleParams):
+    k_decay: float = 1.0
+
+
+def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
+    k = params.k_decay
+
+    def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
+        return 1 + np.cos(np.pi * np.power(t_curr, k) / np.power(t_i, k))
+
+    main = _cycled(params, context, term, half=True)
+    return timm_curve(params, context, main, params.warmup_prefix)
+
+
+class TanhLRSchedulerParams(_CycleParams):
+    lb: float = -7.0
+    ub: float = 3.0
+
+    @model_validator(mode="after")
+    def _tanh_asserts(self) -> TanhLRSchedulerParams:
+        checks = [
+            (self.lb < self.ub, "lb < ub"),
+            (self.cycle_limit >= 0, "cycle_limit >= 0"),
+            (self.warmup_t >= 0, "warmup_t >= 0"),
+            (self.warmup_lr_init >= 0, "warmup_lr_init >= 0"),
+        ]
+        for ok, what in checks:
+            if not ok:
+                raise ValueError(f"timm asserts {what}")
+        return self
+
+
+def _tanh(params: TanhLRSchedulerParams, context: EvalContext) -> Curve:
+    lb, ub = params.lb, params.ub
+
+    def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
+        tr = t_curr / t_i
+        return 1 - np.tanh(lb * (1.0 - tr) + ub * tr)
+
+    main = _cycled(params, context, term, half=True)
+    target = None
+    if params.warmup_t and not params.warmup_prefix:
+        target = main(np.array([float(params.warmup_t)]))[:, 0]
+    return timm_curve(params, context, main, params.warmup_prefix, target)
+
+
+class PolyLRSchedulerParams(_CycleParams):
+    power: float = 0.5
+    k_decay: float = 1.0
+
+
+def _poly(params: PolyLRSchedulerParams, context: EvalContext) -> Curve:
+    k, power = params.k_decay, params.power
+
+    def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.power(1 - np.power(t_curr, k) / np.power(t_i, k), power)
+
+    main = _cycled(params, context, term, half=False)
+    return timm_curve(params, context, main, params.warmup_prefix)
+
+
+_CYCLE_DOC = (
+    " Value i = lr after step_update(num_updates=i) (t_in_epochs=False) or step(epoch=i); "
+    "value 0 = warmup_lr_init if warmup_t else base lr. Scales each group's base lr. "
+    "After cycle_limit cycles the value is lr_min. noise_range_t is not supported."
+)
+
+register(
+    Kind(
+        name="CosineLRScheduler",
+        library=Library.TIMM,
+        params=CosineLRSchedulerParams,
+        evaluate=_cosine,
+        doc="timm cosine with warmup, restarts and k-decay: lr_min + 0.5*(lr_max-lr_min)*"
+        "(1+cos(pi*t_curr^k/t_i^k))." + _CYCLE_DOC,
+        needs_base_lr=True,
+    )
+)
+register(
+    Kind(
+        name="TanhLRScheduler",
+        library=Library.TIMM,
+        params=TanhLRSchedulerParams,
+        evaluate=_tanh,
+        doc="timm tanh decay: lr_min + 0.5*(lr_max-lr_min)*(1-tanh(lb*(1-tr)+ub*tr)), "
+        "tr=t_curr/t_i; without warmup_prefix the warmup ramps to the curve's value at "
+        "warmup_t." + _CYCLE_DOC,
+        needs_base_lr=True,
+    )
+)
+register(
+    Kind(
+        name="PolyLRScheduler",
+        library=Library.TIMM,
+        params=PolyLRSchedulerParams,
+        evaluate=_poly,
+        doc="timm polynomial decay: lr_min + (lr_max-lr_min)*(1-t_curr^k/t_i^k)^power."
+        + _CYCLE_DOC,
+        needs_base_lr=True,
+    )
+)

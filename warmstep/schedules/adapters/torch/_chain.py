@@ -1,0 +1,335 @@
+"""torch's stateful schedulers as a vectorised simulation: who writes the lr, when, and how.
+
+torch's scheduler objects share one optimizer. A *node* is one scheduler: a *leaf* (StepLR,
+OneCycleLR ...) turns calls into lr writes (:mod:`._ops`); a composite (SequentialLR,
+ChainedScheduler) routes calls to its children. The simulation has two phases:
+
+1. Construction (index 0), scalar: every constructor runs in list order, with its side effects
+   on the shared optimizer (``initial_lr`` set by the first one, CyclicLR/OneCycleLR writing
+   their own lrs and momenta, SequentialLR resetting to ``initial_lr``, undoing every child's
+   counter and re-running the initial step of the one active at 0).
+2. Steps ``1 .. steps-1``, vectorised: the root receives ``step()`` at every index; composites
+   split those calls among children (SequentialLR turns the call at a milestone into the next
+   child's ``_update_lr(0)``); each leaf turns its calls into writes at once. The writes are
+   merged in execution order (step, then child order) and replayed by :func:`._scan.replay`.
+
+``Curve.lr[g, i]`` is the lr after the last write of step ``i``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules._core import Curve, EvalContext, FloatArray
+from warmstep.schedules.adapters.torch._ops import IntArray, Ops, apply_one, concat_ops
+from warmstep.schedules.adapters.torch._scan import replay
+
+# Call types a leaf receives.
+STEP, UPDATE0, INITIAL = 0, 1, 2
+
+
+@dataclass
+class Optimizer:
+    """The shared per-group optimizer state that constructors read and write."""
+
+    lr: FloatArray
+    fields: dict[str, FloatArray] = field(default_factory=dict)
+    momentum: FloatArray | None = None
+
+    def setdefault_initial_lr(self) -> FloatArray:
+        if "initial_lr" not in self.fields:
+            self.fields["initial_lr"] = self.lr.copy()
+        return self.fields["initial_lr"].copy()
+
+    def apply(self, ops: Ops) -> None:
+        for k in range(ops.size):
+            self.lr = apply_one(self.lr, int(ops.kind[k]), ops.a[:, k], ops.b[:, k], ops.c[:, k])
+            if not np.isnan(ops.momentum[0, k]):
+                self.momentum = ops.momentum[:, k].copy()
+
+
+@dataclass(frozen=True)
+class Calls:
+    """A leaf's calls in order: type, its ``last_epoch`` before and after, ``_step_count`` after."""
+
+    kind: IntArray
+    prev_epoch: IntArray
+    epoch: IntArray
+    step_count: IntArray
+
+    @property
+    def size(self) -> int:
+        return int(self.kind.shape[0])
+
+
+@dataclass
+class Sink:
+    """Collects every leaf's writes with the step index each belongs to."""
+
+    groups: int
+    parts: list[tuple[IntArray, int, Ops]] = field(default_factory=list)
+
+    def add(self, steps: IntArray, order: int, ops: Ops) -> None:
+        if ops.size:
+            self.parts.append((steps, order, ops))
+
+    def merged(self, total_steps: int) -> tuple[Ops, IntArray]:
+        """All writes in execution order, and for each step the index of its last write (-1)."""
+        if len(self.parts) == 1:
+            steps, _, ops = self.parts[0]
+            last = np.full(total_steps + 1, -1, np.int64)
+            last[steps] = np.arange(steps.shape[0])
+            return ops, np.maximum.accumulate(last)
+        counts = np.zeros(total_steps + 1, np.int64)
+        for steps, _, _ in self.parts:
+            counts[steps] += 1
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        filled = np.zeros(total_steps + 1, np.int64)
+        order = np.empty(int(starts[-1]), np.int64)
+        offset = 0
+        for steps, _, ops in sorted(self.parts, key=lambda part: part[1]):
+            order[starts[steps] + filled[steps]] = np.arange(offset, offset + ops.size)
+            filled[steps] += 1
+            offset += ops.size
+        ops = concat_ops([p[2] for p in sorted(self.parts, key=lambda part: part[1])], self.groups)
+        merged = Ops(
+            ops.kind[order], ops.a[:, order], ops.b[:, order], ops.c[:, order],
+            ops.momentum[:, order],
+        )
+        return merged, starts[1:] - 1
+
+
+class Node(Protocol):
+    path: str
+
+    def number(self, first: int) -> int:
+        """Assign execution-order numbers to leaves from ``first``; return the next free one."""
+
+    def construct(self, opt: Optimizer) -> None: ...
+    def undo(self) -> None: ...
+    def initial_step(self, opt: Optimizer) -> None: ...
+    def step_now(self, opt: Optimizer, kind: int) -> None: ...
+    def calls(self, steps: IntArray, kinds: IntArray, opt: Optimizer, sink: Sink) -> None: ...
+
+
+class Leaf:
+    """Base of every leaf: torch's ``last_epoch`` / ``_step_count`` bookkeeping.
+
+    Subclasses implement :meth:`ops` (the writes of a batch of calls) and may extend
+    :meth:`construct` for constructor side effects.
+    """
+
+    def __init__(self, path: str, base_lrs: FloatArray) -> None:
+        self.path = path
+        self.last_epoch = -1
+        self.step_count = 0
+        self.base_lrs = base_lrs
+        self.order = 0
+
+    def number(self, first: int) -> int:
+        self.order = first
+        return first + 1
+
+    def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        raise NotImplementedError
+
+    def construct(self, opt: Optimizer) -> None:
+        self.base_lrs = opt.setdefault_initial_lr()
+        self.initial_step(opt)
+
+    def undo(self) -> None:
+        self.last_epoch -= 1
+
+    def initial_step(self, opt: Optimizer) -> None:
+        self.step_count = 0
+        self.step_now(opt, INITIAL)
+
+    def step_now(self, opt: Optimizer, kind: int) -> None:
+        opt.apply(self.ops(self.advance(np.array([kind], np.int64)), opt))
+
+    def calls(self, steps: IntArray, kinds: IntArray, opt: Optimizer, sink: Sink) -> None:
+        if steps.size:
+            sink.add(steps, self.order, self.ops(self.advance(kinds), opt))
+
+    def advance(self, kinds: IntArray) -> Calls:
+        """Counters after each call: ``step()`` adds one to both, ``_update_lr(0)`` sets epoch 0."""
+        if np.all(kinds == STEP):
+            counted = np.arange(1, kinds.shape[0] + 1, dtype=np.int64)
+            epoch = self.last_epoch + counted
+            step_count = self.step_count + counted
+            prev = epoch - 1
+            if kinds.size:
+                self.last_epoch, self.step_count = int(epoch[-1]), int(step_count[-1])
+            return Calls(kinds, prev, epoch, step_count)
+        reset = kinds == UPDATE0
+        counted = np.cumsum(~reset)
+        positions = np.arange(kinds.shape[0])
+        last_reset = np.maximum.accumulate(np.where(reset, positions, -1))
+        epoch = np.where(
+            last_reset >= 0, counted - counted[np.maximum(last_reset, 0)], self.last_epoch + counted
+        ).astype(np.int64)
+        prev = np.concatenate([[self.last_epoch], epoch[:-1]]).astype(np.int64)
+        step_count = (self.step_count + counted).astype(np.int64)
+        if kinds.size:
+            self.last_epoch, self.step_count = int(epoch[-1]), int(step_count[-1])
+        return Calls(kinds, prev, epoch, step_count)
+
+
+def bisect_right_many(milestones: list[int], values: IntArray) -> IntArray:
+    """``bisect.bisect_right(milestones, v)`` for every v, by the same halving steps, so it
+    agrees with Python even for unsorted milestones (which torch does not reject)."""
+    lo = np.zeros(values.shape, np.int64)
+    hi = np.full(values.shape, len(milestones), np.int64)
+    table = np.asarray(milestones, np.int64)
+    while np.any(lo < hi):
+        active = lo < hi
+        mid = (lo + hi) // 2
+        below = values < table[np.minimum(mid, len(milestones) - 1)] if table.size else active
+        hi = np.where(active & below, mid, hi)
+        lo = np.where(active & ~below, mid + 1, lo)
+    return lo
+
+
+class Sequential:
+    """``SequentialLR``: one child active at a time; at a milestone the next child's
+    ``_update_lr(0)`` writes its own epoch-0 value."""
+
+    def __init__(self, path: str, children: list[Node], milestones: list[int]) -> None:
+        self.path = path
+        self.children = children
+        self.milestones = milestones
+        self.last_epoch = 0
+
+    def number(self, first: int) -> int:
+        for child in self.children:
+            first = child.number(first)
+        return first
+
+    def construct(self, opt: Optimizer) -> None:
+        for child in self.children:
+            child.construct(opt)
+        opt.lr = opt.fields["initial_lr"].copy()
+        self.undo()
+        self.children[bisect.bisect_right(self.milestones, 0)].initial_step(opt)
+
+    def undo(self) -> None:
+        for child in self.children:
+            child.undo()
+
+    def initial_step(self, opt: Optimizer) -> None:
+        self.step_now(opt, STEP)
+
+    def step_now(self, opt: Optimizer, kind: int) -> None:
+        if kind == UPDATE0:
+            raise _no_closed_form(self.path)
+        self.last_epoch += 1
+        index = bisect.bisect_right(self.milestones, self.last_epoch)
+        at_milestone = index > 0 and self.milestones[index - 1] == self.last_epoch
+        self.children[index].step_now(opt, UPDATE0 if at_milestone else STEP)
+
+    def calls(self, steps: IntArray, kinds: IntArray, opt: Optimizer, sink: Sink) -> None:
+        if np.any(kinds == UPDATE0):
+            raise _no_closed_form(self.path)
+        epochs = self.last_epoch + 1 + np.arange(steps.shape[0], dtype=np.int64)
+        self.last_epoch += int(steps.shape[0])
+        index = bisect_right_many(self.milestones, epochs)
+        table = np.asarray([*self.milestones, 0], np.int64)
+        hit = (index > 0) & (table[np.maximum(index - 1, 0)] == epochs)
+        for j, child in enumerate(self.children):
+            mine = index == j
+            child.calls(steps[mine], np.where(hit[mine], UPDATE0, STEP), opt, sink)
+
+
+class Chained:
+    """``ChainedScheduler``: every child's ``step()`` in list order; no reset at construction."""
+
+    def __init__(self, path: str, children: list[Node]) -> None:
+        self.path = path
+        self.children = children
+
+    def number(self, first: int) -> int:
+        for child in self.children:
+            first = child.number(first)
+        return first
+
+    def construct(self, opt: Optimizer) -> None:
+        for child in self.children:
+            child.construct(opt)
+
+    def undo(self) -> None:
+        for child in self.children:
+            child.undo()
+
+    def initial_step(self, opt: Optimizer) -> None:
+        # torch's base _initial_step calls ChainedScheduler.step(): children step normally.
+        self.step_now(opt, STEP)
+
+    def step_now(self, opt: Optimizer, kind: int) -> None:
+        if kind == UPDATE0:
+            raise _no_closed_form(self.path)
+        for child in self.children:
+            child.step_now(opt, STEP)
+
+    def calls(self, steps: IntArray, kinds: IntArray, opt: Optimizer, sink: Sink) -> None:
+        if np.any(kinds == UPDATE0):
+            raise _no_closed_form(self.path)
+        for child in self.children:
+            child.calls(steps, kinds, opt, sink)
+
+
+def _no_closed_form(path: str) -> InvalidArgument:
+    return InvalidArgument(
+        "torch raises NotImplementedError here: a composite scheduler placed after the first "
+        "position of a SequentialLR has no epoch-0 value to show at its milestone",
+        field=path,
+    )
+
+
+def simulate(root: Node, context: EvalContext) -> Curve:
+    """Construct ``root`` against fresh optimizer groups, step it ``steps-1`` times, record."""
+    opt = Optimizer(lr=np.asarray(context.base_lrs, np.float64).copy())
+    root.number(0)
+    root.construct(opt)
+    lr0 = opt.lr.copy()
+    momentum0 = None if opt.momentum is None else opt.momentum.copy()
+    total = max(context.steps - 1, 0)
+    sink = Sink(context.groups)
+    steps = np.arange(1, total + 1, dtype=np.int64)
+    root.calls(steps, np.full(total, STEP, np.int64), opt, sink)
+    ops, last_write = sink.merged(total)
+    lr_after = replay(lr0, ops)
+    lr = _sample(lr0, lr_after, last_write, context.steps)
+    momentum = None
+    if momentum0 is not None:
+        filled = _forward_fill(ops.momentum, momentum0)
+        momentum = _sample(momentum0, filled, last_write, context.steps)
+    return Curve(lr=lr, momentum=momentum)
+
+
+def _forward_fill(written: FloatArray, initial: FloatArray) -> FloatArray:
+    positions = np.arange(written.shape[1])
+    last = np.maximum.accumulate(np.where(~np.isnan(written[0]), positions, -1))
+    filled = written[:, np.maximum(last, 0)]
+    return np.where(last[None, :] >= 0, filled, initial[:, None])
+
+
+def _sample(initial: FloatArray, after: FloatArray, last_write: IntArray, steps: int) -> FloatArray:
+    out = np.empty((initial.shape[0], steps), np.float64)
+    if steps == 0:
+        return out
+    out[:, 0] = initial
+    index = last_write[1:steps]
+    # A step with no write of its own keeps the value of the latest earlier write.
+    index = np.maximum.accumulate(index) if index.size else index
+    out[:, 1:] = np.where(index[None, :] >= 0, after[:, np.maximum(index, 0)], initial[:, None])
+    return out
+
+
+def leaf_indices(mask: npt.NDArray[np.bool_]) -> IntArray:
+    return np.flatnonzero(mask).astype(np.int64)

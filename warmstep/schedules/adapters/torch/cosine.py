@@ -1,0 +1,138 @@
+"""torch's cosine schedulers: CosineAnnealingLR (recursive) and CosineAnnealingWarmRestarts.
+
+CosineAnnealingLR's ``step()`` updates the current lr,
+``lr <- (1+cos(pi*e/T)) / (1+cos(pi*(e-1)/T)) * (lr - eta_min) + eta_min``, except at
+``e = T+1 (mod 2T)``, where it adds ``(b-eta_min)*(1-cos(pi/T))/2``. Its curve is therefore
+periodic (period 2T, back at b at 2T), close to the closed form
+``eta_min + (b-eta_min)*(1+cos(pi*e/T))/2``. Example: b=1, T=2 gives 1, 0.5, 0, 0.5, 1 ...
+With ``eta_min = 0`` the recursion is a pure product and is reproduced bit for bit.
+
+CosineAnnealingWarmRestarts overwrites: ``eta_min + (b-eta_min)*(1+cos(pi*T_cur/T_i))/2``, with
+``T_cur`` counting up to ``T_i`` and ``T_i`` multiplied by ``T_mult`` at each restart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import field_validator
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules._core import KindParams
+from warmstep.schedules.adapters.torch._chain import INITIAL, UPDATE0, Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._kinds import column, torch_kind
+from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, Ops, make_ops, select_ops
+
+
+class CosineAnnealingLRParams(KindParams):
+    T_max: int
+    eta_min: float = 0.0
+    last_epoch: Literal[-1] = -1
+
+
+class CosineLeaf(Leaf):
+    def __init__(self, p: CosineAnnealingLRParams, path: str, groups: int) -> None:
+        super().__init__(path, np.ones(groups))
+        self.p = p
+
+    def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        t_max, eta, e, n = self.p.T_max, self.p.eta_min, calls.epoch, calls.size
+        moving = calls.kind != INITIAL
+        if t_max == 0 and np.any(moving):
+            raise InvalidArgument(
+                "torch raises ZeroDivisionError: CosineAnnealingLR divides by T_max=0",
+                field=f"{self.path}.T_max",
+            )
+        t = t_max or 1
+        restart = np.mod(e - 1 - t, 2 * t) == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (1 + np.cos(math.pi * e / t)) / np.where(
+                restart, 1.0, 1 + np.cos(math.pi * (e - 1) / t)
+            )
+        b = self.base_lrs[:, None]
+        bump = (b - eta) * (1 - math.cos(math.pi / t)) / 2
+        recursive = select_ops(
+            restart,
+            make_ops(ADD, np.broadcast_to(bump, (b.shape[0], n))),
+            make_ops(AFFINE, np.broadcast_to(ratio, (b.shape[0], n)), eta),
+        )
+        unchanged = make_ops(MUL, np.ones((b.shape[0], n)))
+        closed = make_ops(SET, column(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, n))
+        return select_ops(
+            calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged)
+        )
+
+
+class CosineAnnealingWarmRestartsParams(KindParams):
+    T_0: int
+    T_mult: int = 1
+    eta_min: float = 0.0
+    last_epoch: Literal[-1] = -1
+
+    @field_validator("T_0")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"Expected positive integer T_0, but got {value}")
+        return value
+
+    @field_validator("T_mult")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"Expected integer T_mult >= 1, but got {value}")
+        return value
+
+
+class WarmRestartsLeaf(Leaf):
+    """State: ``position`` = epochs since the last reset, mapped to (T_cur, T_i) by cycle."""
+
+    def __init__(self, p: CosineAnnealingWarmRestartsParams, path: str, groups: int) -> None:
+        super().__init__(path, np.ones(groups))
+        self.p = p
+        self.position = 0
+
+    def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        stepping = calls.kind != UPDATE0
+        # step() with last_epoch < 0 restarts at epoch 0 (T_cur=0, T_i=T_0); others count +1.
+        reset = stepping & (calls.prev_epoch < 0)
+        counted = np.cumsum(stepping & ~reset)
+        index = np.arange(calls.size)
+        last_reset = np.maximum.accumulate(np.where(reset, index, -1))
+        position = np.where(
+            last_reset >= 0, counted - counted[np.maximum(last_reset, 0)], self.position + counted
+        )
+        if calls.size:
+            self.position = int(position[-1])
+        t_cur, t_i = self._cycle(position)
+        cosine = 1 + np.cos(math.pi * t_cur / t_i)
+        b = self.base_lrs[:, None]
+        return make_ops(SET, self.p.eta_min + (b - self.p.eta_min) * cosine[None, :] / 2)
+
+    def _cycle(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t0, mult = self.p.T_0, self.p.T_mult
+        if mult == 1:
+            return np.mod(position, t0), np.full(position.shape, t0)
+        lengths = [t0]
+        starts = [0]
+        top = int(position.max()) if position.size else 0
+        while starts[-1] + lengths[-1] <= top:
+            starts.append(starts[-1] + lengths[-1])
+            lengths.append(lengths[-1] * mult)
+        which = np.searchsorted(np.asarray(starts), position, side="right") - 1
+        return position - np.asarray(starts)[which], np.asarray(lengths, np.int64)[which]
+
+
+_DOC = " Needs base_lr."
+torch_kind(
+    "CosineAnnealingLR", CosineAnnealingLRParams, CosineLeaf,
+    "torch CosineAnnealingLR: eta_min+(b-eta_min)*(1+cos(pi*e/T_max))/2, recursive, periodic "
+    "past T_max (period 2*T_max)." + _DOC,
+)
+torch_kind(
+    "CosineAnnealingWarmRestarts", CosineAnnealingWarmRestartsParams, WarmRestartsLeaf,
+    "torch CosineAnnealingWarmRestarts: cosine from b to eta_min over T_i steps, restarting, "
+    "T_i = T_0*T_mult**k." + _DOC,
+)

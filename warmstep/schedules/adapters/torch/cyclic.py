@@ -1,0 +1,253 @@
+"""torch CyclicLR and OneCycleLR: absolute lrs (the optimizer lr is ignored) and momentum cycling.
+
+CyclicLR: ``total = up + down``, ``cycle = floor(1 + e/total)``, ``x = 1 + e/total - cycle``,
+``s = x/ratio`` (rising) or ``(x-1)/(ratio-1)`` (falling), ``lr = base_lr + (max_lr-base_lr)*s*
+scale``, momentum ``max_m - (max_m-base_m)*s*scale``. Example: base 0.1, max 1, up=down=2 gives
+0.1, 0.55, 1, 0.55, 0.1 ...
+
+OneCycleLR: phases ending at ``pct_start*N-1`` and ``N-1`` (three-phase adds ``2*pct_start*N-2``),
+``initial = max_lr/div_factor``, ``min = initial/final_div_factor``, cosine or linear annealing
+``end + (start-end)/2*(cos(pi*pct)+1)`` within a phase; at most N steps (value N extrapolates).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import ValidationInfo, model_validator
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules._core import FloatArray, KindParams
+from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._kinds import invalid, per_group, torch_kind
+from warmstep.schedules.adapters.torch._libm import pow_like_python
+from warmstep.schedules.adapters.torch._ops import SET, Ops, make_ops
+
+
+class CyclicLRParams(KindParams):
+    base_lr: float | list[float]
+    max_lr: float | list[float]
+    step_size_up: int = 2000
+    step_size_down: int | None = None
+    mode: str = "triangular"
+    gamma: float = 1.0
+    scale_fn: str | None = None
+    scale_mode: Literal["cycle", "iterations"] = "cycle"
+    cycle_momentum: bool = True
+    base_momentum: float | list[float] = 0.8
+    max_momentum: float | list[float] = 0.9
+    last_epoch: Literal[-1] = -1
+
+    @model_validator(mode="after")
+    def _mode_known(self, info: ValidationInfo) -> CyclicLRParams:
+        if self.mode not in ("triangular", "triangular2", "exp_range") and self.scale_fn is None:
+            raise invalid(info, "mode", "mode is invalid and scale_fn is None")
+        up = float(self.step_size_up)
+        down = float(self.step_size_down) if self.step_size_down is not None else up
+        if up + down == 0 or up == 0:
+            raise invalid(
+                info, "step_size_up", "torch raises ZeroDivisionError: step_size_up must not be 0"
+            )
+        return self
+
+
+class CyclicLeaf(Leaf):
+    def __init__(self, p: CyclicLRParams, path: str, groups: int) -> None:
+        super().__init__(path, np.ones(groups))
+        self.p = p
+        self.own_base = per_group(p.base_lr, "base_lr", path, groups)
+        self.max_lrs = per_group(p.max_lr, "max_lr", path, groups)
+        self.base_m = per_group(p.base_momentum, "base_momentum", path, groups)
+        self.max_m = per_group(p.max_momentum, "max_momentum", path, groups)
+        up = float(p.step_size_up)
+        self.total = up + (float(p.step_size_down) if p.step_size_down is not None else up)
+        self.ratio = up / self.total
+        self.scale_mode = p.scale_mode if p.scale_fn else (
+            "iterations" if p.mode == "exp_range" else "cycle"
+        )
+        self.custom = None
+        if p.scale_fn is not None:
+            from warmstep.expressions import compile_expression
+
+            self.custom = compile_expression(p.scale_fn, "x", field=f"{path}.scale_fn")
+
+    def construct(self, opt: Optimizer) -> None:
+        # torch writes base_lr into the groups (and max_momentum) before LRScheduler.__init__.
+        opt.lr = self.own_base.copy()
+        if self.p.cycle_momentum:
+            opt.momentum = self.max_m.copy()
+        super().construct(opt)
+        self.base_lrs = self.own_base
+
+    def _scale(self, z: np.ndarray) -> FloatArray:
+        if self.custom is not None:
+            return np.asarray(self.custom(z), np.float64)
+        if self.p.mode == "triangular":
+            return np.ones(z.shape)
+        if self.p.mode == "triangular2":
+            if np.any(z - 1 >= 1024):
+                raise InvalidArgument(
+                    "torch raises OverflowError: 2.0 ** (cycle - 1) past cycle 1024",
+                    field=f"{self.path}.mode",
+                )
+            return np.asarray(1 / np.ldexp(1.0, z - 1), np.float64)
+        try:
+            return pow_like_python(np.full(z.shape, self.p.gamma), z.astype(np.float64))
+        except OverflowError:
+            raise InvalidArgument(
+                "torch raises OverflowError: gamma ** step overflows", field=f"{self.path}.gamma"
+            ) from None
+
+    def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        e = calls.epoch
+        cycle = np.floor(1 + e / self.total)
+        x = 1.0 + e / self.total - cycle
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rising = x / self.ratio
+            falling = (x - 1) / (self.ratio - 1)
+        s = np.where(x <= self.ratio, rising, falling)
+        z = cycle.astype(np.int64) if self.scale_mode == "cycle" else e
+        scale = self._scale(z)[None, :]
+        base = self.base_lrs[:, None]
+        lr = base + (self.max_lrs[:, None] - base) * s[None, :] * scale
+        momentum = None
+        if self.p.cycle_momentum:
+            top = self.max_m[:, None]
+            momentum = top - (top - self.base_m[:, None]) * s[None, :] * scale
+        return make_ops(SET, lr, momentum=momentum)
+
+
+class OneCycleLRParams(KindParams):
+    max_lr: float | list[float]
+    total_steps: int | None = None
+    epochs: int | None = None
+    steps_per_epoch: int | None = None
+    pct_start: float = 0.3
+    anneal_strategy: Literal["cos", "linear"] = "cos"
+    cycle_momentum: bool = True
+    base_momentum: float | list[float] = 0.85
+    max_momentum: float | list[float] = 0.95
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    three_phase: bool = False
+    last_epoch: Literal[-1] = -1
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> OneCycleLRParams:
+        if self.total_steps is not None:
+            if self.total_steps <= 0:
+                raise invalid(info, "total_steps",
+                              f"Expected positive integer total_steps, but got {self.total_steps}")
+        elif self.epochs is not None and self.steps_per_epoch is not None:
+            if self.epochs <= 0:
+                raise invalid(info, "epochs",
+                              f"Expected positive integer epochs, but got {self.epochs}")
+            if self.steps_per_epoch <= 0:
+                raise invalid(
+                    info, "steps_per_epoch",
+                    f"Expected positive integer steps_per_epoch, but got {self.steps_per_epoch}",
+                )
+        else:
+            raise invalid(info, "total_steps",
+                          "You must define either total_steps OR (epochs AND steps_per_epoch)")
+        if self.pct_start < 0 or self.pct_start > 1:
+            raise invalid(info, "pct_start",
+                          f"Expected float between 0 and 1 pct_start, but got {self.pct_start}")
+        return self
+
+    @property
+    def total(self) -> int:
+        if self.total_steps is not None:
+            return self.total_steps
+        assert self.epochs is not None and self.steps_per_epoch is not None
+        return self.epochs * self.steps_per_epoch
+
+
+# (end_step, start lr field, end lr field, start momentum field, end momentum field)
+Phase = tuple[float, str, str, str, str]
+
+
+def one_cycle_phases(p: OneCycleLRParams) -> list[Phase]:
+    n = p.total
+    first = (float(p.pct_start * n) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")
+    if p.three_phase:
+        return [
+            first,
+            (
+                float(2 * p.pct_start * n) - 2,
+                "max_lr", "initial_lr", "base_momentum", "max_momentum",
+            ),
+            (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+        ]
+    return [first, (n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+
+
+class OneCycleLeaf(Leaf):
+    def __init__(self, p: OneCycleLRParams, path: str, groups: int) -> None:
+        super().__init__(path, np.ones(groups))
+        self.p = p
+        self.max_lrs = per_group(p.max_lr, "max_lr", path, groups)
+        self.max_m = per_group(p.max_momentum, "max_momentum", path, groups)
+        self.base_m = per_group(p.base_momentum, "base_momentum", path, groups)
+        self.phases = one_cycle_phases(p)
+
+    def construct(self, opt: Optimizer) -> None:
+        initial = self.max_lrs / self.p.div_factor
+        opt.fields.update(
+            initial_lr=initial, max_lr=self.max_lrs.copy(), min_lr=initial / self.p.final_div_factor
+        )
+        if self.p.cycle_momentum:
+            opt.momentum = self.max_m.copy()
+            opt.fields.update(max_momentum=self.max_m.copy(), base_momentum=self.base_m.copy())
+        super().construct(opt)
+
+    def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        e = calls.epoch
+        too_far = e > self.p.total
+        if np.any(too_far):
+            raise InvalidArgument(
+                f"torch raises ValueError: Tried to step {int(e[too_far][0])} times. The specified "
+                f"number of total steps is {self.p.total}",
+                field=f"{self.path}.total_steps",
+            )
+        groups = opt.lr.shape[0]
+        lr = np.empty((groups, calls.size))
+        momentum = np.empty((groups, calls.size)) if self.p.cycle_momentum else None
+        start, done = 0.0, np.zeros(calls.size, bool)
+        for i, (end, lr_a, lr_b, m_a, m_b) in enumerate(self.phases):
+            here = ~done & ((e <= end) | (i == len(self.phases) - 1))
+            if np.any(here) and end - start == 0:
+                raise InvalidArgument(
+                    "torch raises ZeroDivisionError: a OneCycleLR phase has zero length "
+                    "(pct_start * total_steps is 1, or the phases coincide)",
+                    field=f"{self.path}.pct_start",
+                )
+            pct = np.asarray((e[here] - start) / (end - start or 1.0), np.float64)
+            lr[:, here] = self._anneal(opt.fields[lr_a], opt.fields[lr_b], pct)
+            if momentum is not None:
+                momentum[:, here] = self._anneal(opt.fields[m_a], opt.fields[m_b], pct)
+            done |= here
+            start = end
+        return make_ops(SET, lr, momentum=momentum)
+
+    def _anneal(self, start: FloatArray, end: FloatArray, pct: FloatArray) -> FloatArray:
+        a, b = start[:, None], end[:, None]
+        if self.p.anneal_strategy == "cos":
+            return np.asarray(b + (a - b) / 2.0 * (np.cos(math.pi * pct) + 1)[None, :])
+        return np.asarray((b - a) * pct[None, :] + a)
+
+
+torch_kind(
+    "CyclicLR", CyclicLRParams, CyclicLeaf,
+    "torch CyclicLR: triangular cycles between base_lr and max_lr (absolute; base_lr of the "
+    "request only fixes the number of groups); cycles momentum inversely.",
+    needs_base_lr=False, cycles_momentum=True,
+)
+torch_kind(
+    "OneCycleLR", OneCycleLRParams, OneCycleLeaf,
+    "torch OneCycleLR: max_lr/div_factor up to max_lr then down to initial/final_div_factor "
+    "(absolute lrs); cycles momentum; at most total_steps steps.",
+    needs_base_lr=False, cycles_momentum=True,
+)

@@ -1,0 +1,74 @@
+"""torch.optim.swa_utils.SWALR: anneal from the current lr to ``swa_lr`` over ``anneal_epochs``.
+
+With ``t = clip(k / max(1, anneal_epochs), 0, 1)`` at the k-th call (k = ``_step_count - 1``) and
+``alpha = (1 - cos(pi*t))/2`` ('cos') or ``t`` ('linear'), torch back-solves the pre-anneal lr
+from the current one, ``lr0 = (lr - alpha_prev*swa_lr)/(1 - alpha_prev)``, and writes
+``swa_lr*alpha + lr0*(1 - alpha)``. Example: b=1, swa_lr=0.5, anneal_epochs=2, linear:
+1, 0.75, 0.5, 0.5 ... ``anneal_epochs=0`` writes swa_lr already at construction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import field_validator
+
+from warmstep.schedules._core import FloatArray, KindParams
+from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._kinds import per_group, torch_kind
+from warmstep.schedules.adapters.torch._ops import SWA, Ops, make_ops
+
+
+class SWALRParams(KindParams):
+    swa_lr: float | list[float]
+    anneal_epochs: int = 10
+    anneal_strategy: Literal["cos", "linear"] = "cos"
+    last_epoch: Literal[-1] = -1
+
+    @field_validator("anneal_epochs")
+    @classmethod
+    def _non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"anneal_epochs must be equal or greater than 0, got {value}")
+        return value
+
+
+class SWALeaf(Leaf):
+    def __init__(self, p: SWALRParams, path: str, groups: int) -> None:
+        super().__init__(path, np.ones(groups))
+        self.p = p
+        self.swa_lrs = per_group(p.swa_lr, "swa_lr", path, groups)
+
+    def construct(self, opt: Optimizer) -> None:
+        opt.fields["swa_lr"] = self.swa_lrs.copy()
+        super().construct(opt)
+
+    def _alpha(self, step: np.ndarray) -> FloatArray:
+        t = np.clip(step / max(1, self.p.anneal_epochs), 0, 1)
+        if self.p.anneal_strategy == "cos":
+            return np.asarray((1 - np.cos(math.pi * t)) / 2)
+        return np.asarray(t, np.float64)
+
+    def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        step = calls.step_count - 1
+        if self.p.anneal_epochs == 0:
+            step = np.maximum(1, step)
+        alpha_prev = self._alpha(step - 1)
+        alpha = self._alpha(step)
+        groups = opt.lr.shape[0]
+        shape = (groups, calls.size)
+        return make_ops(
+            SWA,
+            np.broadcast_to(alpha_prev, shape),
+            np.broadcast_to(alpha, shape),
+            np.broadcast_to(opt.fields["swa_lr"][:, None], shape),
+        )
+
+
+torch_kind(
+    "SWALR", SWALRParams, SWALeaf,
+    "torch.optim.swa_utils.SWALR: anneal from the group lr to swa_lr over anneal_epochs "
+    "('cos' or 'linear'), then hold swa_lr. Needs base_lr.",
+)

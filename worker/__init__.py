@@ -1,0 +1,1 @@
+"""warmstep's worker: consumes the dispatch stream and runs training jobs (torch)."""

@@ -1,0 +1,60 @@
+"""The loop's callbacks for a queued job: events into the stream, checkpoints into Redis,
+metric-driven schedules fed by the evaluation loss, and the stop check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from warmstep.jobs import JobSpec
+from warmstep.schedules import ResolvedSchedule
+from warmstep.schedules._core import FloatArray
+from worker.training.events import EvalEvent, Hooks, StepEvent
+
+if TYPE_CHECKING:
+    from worker.jobs.runner import Attempt
+
+MetricValue = Callable[[ResolvedSchedule, FloatArray, list[float]], FloatArray]
+
+
+class JobHooks:
+    """``step`` in the stream is the 0-based index of the update (the schedule's value index);
+    the loop's own ``step`` counts updates done (1-based)."""
+
+    def __init__(self, run: Attempt, lrs: FloatArray, metric_schedule: ResolvedSchedule | None,
+                 spec: JobSpec, metric_value: MetricValue) -> None:
+        self._run = run
+        self._lrs = lrs
+        self._metric_schedule = metric_schedule
+        self._metric_value = metric_value
+        self._base_lrs = np.asarray(spec.optimizer.group_lrs(), np.float64)
+        self._metrics: list[float] = []
+
+    def as_hooks(self) -> Hooks:
+        return Hooks(on_step=self.on_step, on_eval=self.on_eval,
+                     on_checkpoint=self.on_checkpoint, should_cancel=self._run.should_stop)
+
+    def on_step(self, event: StepEvent) -> None:
+        data = event.to_dict()
+        data.pop("kind", None)
+        data["step"] = event.step - 1
+        data["attempt"] = self._run.attempt
+        self._run.events.emit("step", data)
+
+    def on_eval(self, event: EvalEvent) -> None:
+        data = event.to_dict()
+        data.pop("kind", None)
+        data["step"] = event.step - 1
+        self._run.events.emit("eval", data)
+        if self._metric_schedule is not None:
+            # The loop reads lrs[:, i] at each update: later updates get the new value.
+            self._metrics.append(event.val_loss)
+            value = self._metric_value(self._metric_schedule, self._base_lrs, self._metrics)
+            self._lrs[:, event.step:] = value[:, None]
+
+    def on_checkpoint(self, state: Mapping[str, Any]) -> None:
+        step = int(state["step"])
+        if self._run.blobs.save_checkpoint(state, step):
+            self._run.events.emit("checkpoint", {"step": step - 1, "updates_done": step})
