@@ -32,11 +32,17 @@ def generate(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [
-                sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}",
+                sys.executable,
+                "-m",
+                "grpc_tools.protoc",
+                f"-I{PROTO_ROOT}",
                 f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
                 f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
-                f"--python_out={tmp}", f"--grpc_python_out={tmp}",
-                f"--mypy_out={tmp}", f"--mypy_grpc_out={tmp}", *protos,
+                f"--python_out={tmp}",
+                f"--grpc_python_out={tmp}",
+                f"--mypy_out={tmp}",
+                f"--mypy_grpc_out={tmp}",
+                *protos,
             ],
             check=True,
         )
@@ -49,7 +55,9 @@ def generate(out: Path) -> None:
             for pattern, replacement in IMPORT_FIXES:
                 text = pattern.sub(replacement, text)
             (out / path.name).write_text(text)
-    (out / "__init__.py").write_text('"""Generated from protos/warmstep/v1 by `make generate`."""\n')
+    (out / "__init__.py").write_text(
+        '"""Generated from protos/warmstep/v1 by `make generate`."""\n'
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The ``warmstep`` command: ``dev`` (everything, embedded Redis), ``serve`` (front end),
-``worker`` (training worker)."""
+``worker`` (training worker), and the client commands of ``service.cli_cmds`` (kinds, eval,
+plan, submit, jobs, follow, cancel, artifacts, export)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 import typer
 
+from service.cli_cmds import register
 from warmstep.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="warmstep: learning-rate schedules and training jobs")
@@ -44,6 +46,8 @@ def worker() -> None:
     _logging()
     run_worker(get_settings())
 
+
+register(app)
 
 if __name__ == "__main__":
     app()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.asyncio as aioredis
 
 from warmstep import keys
 from warmstep.workers import WorkerInfo
 
 
-def connect(url: str) -> aioredis.Redis:
+def connect(url: str, *, decode: bool = True) -> aioredis.Redis:
     """A client that retries on connection errors with backoff, so a Redis restart is ridden out."""
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
@@ -17,7 +19,7 @@ def connect(url: str) -> aioredis.Redis:
 
     return aioredis.Redis.from_url(
         url,
-        decode_responses=True,
+        decode_responses=decode,
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=15,
@@ -26,10 +28,11 @@ def connect(url: str) -> aioredis.Redis:
 
 async def live_workers(redis: aioredis.Redis) -> list[WorkerInfo]:
     """Registered workers whose heartbeat key has not expired; expired ids are pruned."""
-    ids = sorted(await redis.smembers(keys.WORKERS_SET))
+    members: Any = await redis.smembers(keys.WORKERS_SET)
+    ids: list[str] = sorted(members)
     if not ids:
         return []
-    payloads = await redis.mget([keys.worker_heartbeat(i) for i in ids])
+    payloads: list[Any] = await redis.mget([keys.worker_heartbeat(i) for i in ids])
     gone = [i for i, payload in zip(ids, payloads, strict=True) if payload is None]
     if gone:
         await redis.srem(keys.WORKERS_SET, *gone)

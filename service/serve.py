@@ -22,7 +22,8 @@ async def serve(settings: Settings) -> None:
     if not settings.redis_url:
         raise SystemExit("serve needs REDIS_URL (or run `warmstep dev`, which starts a Redis)")
     redis = connect(settings.redis_url)
-    app = build_app(settings, redis)
+    redis_binary = connect(settings.redis_url, decode=False)
+    app = build_app(settings, redis, redis_binary)
     grpc_server, health_servicer = build_grpc_server(settings, redis)
     grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
     await grpc_server.start()
@@ -42,10 +43,14 @@ async def serve(settings: Settings) -> None:
         await asyncio.sleep(0.02)
     if http.started:
         http_port = http.servers[0].sockets[0].getsockname()[1]
-        print(f"warmstep front end: REST http://{settings.host}:{http_port} "
-              f"(docs /docs), gRPC {settings.host}:{grpc_port}", flush=True)
+        print(
+            f"warmstep front end: REST http://{settings.host}:{http_port} "
+            f"(docs /docs), gRPC {settings.host}:{grpc_port}",
+            flush=True,
+        )
     try:
         await http_task
     finally:
         await grpc_server.stop(grace=3)
         await redis.aclose()
+        await redis_binary.aclose()

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(2.0, gt=0, description="Worker heartbeat and lease refresh period.")
     heartbeat_ttl_s: float = Field(10.0, gt=0, description="A worker is gone after this silence.")
     lease_s: float = Field(30.0, gt=0, description="A dispatch entry idle this long is reclaimed.")
-    max_attempts: int = Field(3, ge=1, le=100, description="Attempts before the dead-letter stream.")
+    max_attempts: int = Field(
+        3, ge=1, le=100, description="Attempts before the dead-letter stream."
+    )
     max_steps_per_query: int = Field(10_000_000, ge=1, description="Bound on evaluate `steps`.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Bound on a request body.")
     max_grpc_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)

@@ -2,13 +2,13 @@
 to HTTP status codes, gRPC in ``service/grpc/errors.py`` to ``grpc.StatusCode``.
 
     WarmstepError(code, message, field=None)
-      ├── InvalidArgument        bad input; ``field`` names it ("schedule.T_max")   -> 422 / INVALID_ARGUMENT
-      ├── NotFound               unknown job, kind, artifact                        -> 404 / NOT_FOUND
-      ├── AlreadyExists          conflicting idempotent submit                      -> 409 / ALREADY_EXISTS
-      ├── FailedPrecondition     valid request, wrong state (cancel a finished job) -> 409 / FAILED_PRECONDITION
-      ├── ResourceExhausted      a bound or quota was hit                           -> 429 / RESOURCE_EXHAUSTED
-      ├── Unauthenticated        missing or bad token                               -> 401 / UNAUTHENTICATED
-      └── Unavailable            Redis or workers unreachable                       -> 503 / UNAVAILABLE
+      ├── InvalidArgument     bad input; ``field`` names it        422 / INVALID_ARGUMENT
+      ├── NotFound            unknown job, kind, artifact          404 / NOT_FOUND
+      ├── AlreadyExists       conflicting idempotent submit        409 / ALREADY_EXISTS
+      ├── FailedPrecondition  wrong state (cancel a finished job)  409 / FAILED_PRECONDITION
+      ├── ResourceExhausted   a bound or quota was hit             429 / RESOURCE_EXHAUSTED
+      ├── Unauthenticated     missing or bad token                 401 / UNAUTHENTICATED
+      └── Unavailable         Redis or workers unreachable         503 / UNAVAILABLE
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from warmstep.jobs import JobSpec, TrainingPlan, expand_epoch_curve
+from warmstep.jobs import JobSpec, TrainingPlan
+from warmstep.plan import expand_per_epoch
 from warmstep.schedules import Curve, EvalContext, ResolvedSchedule, find_kind, resolve_spec
 from warmstep.schedules._core import FloatArray
 
@@ -54,12 +55,14 @@ def job_curve(spec: JobSpec, plan: TrainingPlan) -> Curve:
     per_epoch = resolved.evaluate(EvalContext(plan.epochs, base_lrs))
     momentum = per_epoch.momentum
     return Curve(
-        expand_epoch_curve(per_epoch.lr, plan.updates_per_epoch, total),
-        None if momentum is None else expand_epoch_curve(momentum, plan.updates_per_epoch, total),
+        expand_per_epoch(per_epoch.lr, plan.updates_per_epoch, total),
+        None if momentum is None else expand_per_epoch(momentum, plan.updates_per_epoch, total),
     )
 
 
-def metric_value(resolved: ResolvedSchedule, base_lrs: FloatArray, metrics: list[float]) -> FloatArray:
+def metric_value(
+    resolved: ResolvedSchedule, base_lrs: FloatArray, metrics: list[float]
+) -> FloatArray:
     """The LR of every group after ``len(metrics)`` calls of a metric-driven schedule, the
     i-th call receiving ``metrics[i]``: engine value ``len(metrics)``. Shape (groups,)."""
     calls = len(metrics)

@@ -66,7 +66,9 @@ class JobPublic(BaseModel):
             created_at=float(fields["created_at"]),
             started_at=number("started_at"),
             finished_at=number("finished_at"),
-            totals=JobTotals.model_validate_json(fields["totals"]) if fields.get("totals") else None,
+            totals=JobTotals.model_validate_json(fields["totals"])
+            if fields.get("totals")
+            else None,
             spec=spec,
             error=error,
             result=orjson.loads(fields["result"]) if fields.get("result") else None,
@@ -90,7 +92,7 @@ class JobEvent(BaseModel):
     def from_entry(cls, entry_id: str, fields: dict[str, str]) -> JobEvent:
         return cls(
             id=entry_id,
-            type=fields["type"],  # type: ignore[arg-type]
+            type=fields["type"],
             attempt=int(fields.get("attempt") or 0),
             data=orjson.loads(fields["data"]),
         )

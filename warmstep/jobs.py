@@ -23,8 +23,6 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -36,6 +34,7 @@ from pydantic import (
 )
 
 from warmstep.errors import InvalidArgument
+from warmstep.plan import PlanRequest, plan
 
 __all__ = [
     "DataSpec",
@@ -44,7 +43,6 @@ __all__ = [
     "OptimizerSpec",
     "ParamGroupSpec",
     "TrainingPlan",
-    "expand_epoch_curve",
     "parse_job_spec",
     "plan_training",
 ]
@@ -211,38 +209,30 @@ class TrainingPlan:
 
 
 def plan_training(spec: JobSpec, train_examples: int) -> TrainingPlan:
-    """Resolve the step totals of ``spec`` for a training split of ``train_examples``."""
+    """Resolve the step totals of ``spec`` for a training split of ``train_examples``: the
+    arithmetic of :func:`warmstep.plan.plan` (the query API's plan), applied to the job."""
     if train_examples < 1:
         raise InvalidArgument("the training split is empty", field="data.validation_fraction")
-    micro = -(-train_examples // spec.batch_size)
-    per_epoch = -(-micro // spec.gradient_accumulation_steps)
-    if spec.max_steps is not None:
-        total = spec.max_steps
-        epochs = -(-total // per_epoch)
-    else:
-        epochs = spec.epochs if spec.epochs is not None else 1
-        total = epochs * per_epoch
-    if total > MAX_STEPS:
-        raise InvalidArgument(f"{total} updates is over the bound {MAX_STEPS}", field="epochs")
-    if spec.warmup_steps is not None:
-        warmup = spec.warmup_steps
-    else:
-        warmup = math.ceil((spec.warmup_ratio or 0.0) * total)
-    return TrainingPlan(train_examples, micro, per_epoch, epochs, total, warmup)
-
-
-def expand_epoch_curve(
-    per_epoch: npt.NDArray[np.float64], updates_per_epoch: int, total_updates: int
-) -> npt.NDArray[np.float64]:
-    """Expand a curve stepped once per epoch (``scheduler_interval='epoch'``) to per update.
-
-    ``out[g, i] = per_epoch[g, i // updates_per_epoch]``: the training loop calls
-    ``scheduler.step()`` after each epoch, so every update of epoch ``e`` uses value ``e``.
-    Example: values ``[1, .5]``, 3 updates per epoch, 5 updates -> ``[1, 1, 1, .5, .5]``.
-    ``per_epoch`` needs ``ceil(total_updates / updates_per_epoch)`` columns.
-    """
-    curve = np.asarray(per_epoch, dtype=np.float64)
-    needed = -(-total_updates // updates_per_epoch)
-    if curve.ndim != 2 or curve.shape[1] < needed:
-        raise InvalidArgument(f"a per-epoch curve needs {needed} values", field="schedule")
-    return np.repeat(curve[:, :needed], updates_per_epoch, axis=1)[:, :total_updates]
+    request = PlanRequest(
+        examples=train_examples,
+        batch_size=spec.batch_size,
+        gradient_accumulation_steps=spec.gradient_accumulation_steps,
+        epochs=spec.epochs,
+        max_steps=spec.max_steps,
+        warmup_steps=spec.warmup_steps,
+        warmup_ratio=spec.warmup_ratio,
+        scheduler_interval=spec.scheduler_interval,
+    )
+    result = plan(request)
+    if result.total_updates > MAX_STEPS:
+        raise InvalidArgument(
+            f"{result.total_updates} updates is over the bound {MAX_STEPS}", field="epochs"
+        )
+    return TrainingPlan(
+        train_examples,
+        result.micro_batches_per_epoch,
+        result.updates_per_epoch,
+        result.epochs,
+        result.total_updates,
+        result.warmup_steps,
+    )

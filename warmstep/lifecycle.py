@@ -47,9 +47,7 @@ TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
-    JobStatus.RUNNING: frozenset(
-        {JobStatus.RUNNING, JobStatus.QUEUED, *TERMINAL}
-    ),
+    JobStatus.RUNNING: frozenset({JobStatus.RUNNING, JobStatus.QUEUED, *TERMINAL}),
     JobStatus.SUCCEEDED: frozenset(),
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
@@ -81,7 +79,8 @@ if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
 end
 local attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0') + 1
 if attempt > tonumber(ARGV[3]) then
-  local reason = 'gave up after ' .. ARGV[3] .. ' attempts; the last worker stopped without finishing'
+  local reason = 'gave up after ' .. ARGV[3] ..
+    ' attempts; the last worker stopped without finishing'
   redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[2],
              'error_code', 'attempts_exhausted', 'error_message', reason)
   event('status', cjson.encode({status='failed', error_code='attempts_exhausted', reason=reason}))

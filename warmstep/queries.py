@@ -1,4 +1,4 @@
-"""Schedule queries: the request model shared by REST and gRPC, and the one function that answers it.
+"""Schedule queries: the request model shared by REST and gRPC, and the function answering it.
 
 ``evaluate`` validates the spec once (:func:`warmstep.schedules.resolve_spec`), evaluates the
 curve for every param group and, when ``points`` is set, downsamples it so that a chart of a
@@ -94,7 +94,7 @@ def downsample_index(series: FloatArray, points: int) -> IntArray:
 
     Example: ``n=10, points=2`` makes buckets [0..4], [5..9]; for a falling line the kept steps
     are 0, 4, 5, 9."""
-    rows, n = series.shape
+    n = series.shape[1]
     width = -(-n // points)
     buckets = -(-n // width)
     padded_len = buckets * width

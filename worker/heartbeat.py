@@ -37,7 +37,9 @@ class Heartbeat:
     def beat(self) -> None:
         self._info = self._info.model_copy(update={"heartbeat_at": time.time()})
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(keys.worker_heartbeat(self._info.id), self._info.model_dump_json(), px=self._ttl_ms)
+        pipe.set(
+            keys.worker_heartbeat(self._info.id), self._info.model_dump_json(), px=self._ttl_ms
+        )
         pipe.sadd(keys.WORKERS_SET, self._info.id)
         pipe.execute()
 

@@ -62,14 +62,23 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     publish_catalog(client, build_catalog())
-    heartbeat = Heartbeat(client, describe_self(settings), settings.heartbeat_s,
-                          settings.heartbeat_ttl_s)
+    heartbeat = Heartbeat(
+        client, describe_self(settings), settings.heartbeat_s, settings.heartbeat_ttl_s
+    )
     info = heartbeat.info
-    queue = DispatchQueue(client, info.device_kind, info.id, settings.lease_s,
-                          settings.max_attempts)
+    queue = DispatchQueue(
+        client, info.device_kind, info.id, settings.lease_s, settings.max_attempts
+    )
     queue.ensure_groups()
-    ctx = WorkerContext(client, connect(settings.redis_url, decode=False), queue, info.id,
-                        settings.heartbeat_s, settings.max_state_bytes, stopping)
+    ctx = WorkerContext(
+        client,
+        connect(settings.redis_url, decode=False),
+        queue,
+        info.id,
+        settings.heartbeat_s,
+        settings.max_state_bytes,
+        stopping,
+    )
     heartbeat.start()
     print(f"warmstep worker {info.id}: device {info.device_kind}, pid {info.pid}", flush=True)
     try:

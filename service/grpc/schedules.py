@@ -7,15 +7,15 @@ from typing import Any
 
 import anyio
 from google.protobuf import json_format, struct_pb2
+from warmstep.plan import PlanRequest, plan
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 from service.grpc.errors import grpc_errors
 from service.grpc.validation import validate
 from warmstep.catalog import kinds_of
 from warmstep.config import Settings
-from warmstep.plan import PlanRequest, plan
 from warmstep.queries import EvaluateRequest, Evaluation, evaluate
 from warmstep.schedules._core import FloatArray
-from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 DEFAULT_CHUNK_STEPS = 65_536
 THREAD_ABOVE_STEPS = 50_000
@@ -103,8 +103,14 @@ def _validated(message: schedules_pb2.EvaluateRequest) -> EvaluateRequest:
 
 
 def _validated_plan(fields: dict[str, Any]) -> PlanRequest:
-    for name in ("examples", "batch_size", "gradient_accumulation_steps", "epochs", "max_steps",
-                 "warmup_steps"):
+    for name in (
+        "examples",
+        "batch_size",
+        "gradient_accumulation_steps",
+        "epochs",
+        "max_steps",
+        "warmup_steps",
+    ):
         if name in fields:
             fields[name] = int(fields[name])
     if fields.get("scheduler_interval", "") == "":
@@ -112,4 +118,3 @@ def _validated_plan(fields: dict[str, Any]) -> PlanRequest:
     if fields.get("gradient_accumulation_steps", 0) == 0:
         fields.pop("gradient_accumulation_steps", None)
     return validate(lambda: PlanRequest.model_validate(fields))
-

@@ -6,11 +6,6 @@ import grpc
 import redis.asyncio as aioredis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
-from service.grpc.schedules import ScheduleServicer
-from service.grpc.training import TrainingServicer
-from service.grpc.workers import WorkerServicer
-from warmstep.config import Settings
 from warmstep_client.v1 import (
     schedules_pb2,
     schedules_pb2_grpc,
@@ -19,6 +14,11 @@ from warmstep_client.v1 import (
     workers_pb2,
     workers_pb2_grpc,
 )
+
+from service.grpc.schedules import ScheduleServicer
+from service.grpc.training import TrainingServicer
+from service.grpc.workers import WorkerServicer
+from warmstep.config import Settings
 
 SERVICE_NAMES = (
     schedules_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
@@ -43,8 +43,11 @@ def build_grpc_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME),
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     return server, health_servicer

@@ -7,6 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf import json_format
+from warmstep_client.v1 import training_pb2, training_pb2_grpc
 
 from service.grpc.errors import grpc_errors
 from service.jobs import store
@@ -15,7 +16,6 @@ from service.jobs.submit import prepare
 from warmstep.errors import InvalidArgument
 from warmstep.job_views import JobEvent, JobPublic
 from warmstep.jobs import parse_job_spec
-from warmstep_client.v1 import training_pb2, training_pb2_grpc
 
 KEEPALIVE_S = 15.0
 
@@ -39,7 +39,10 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         spec = parse_job_spec(_struct_to_spec(request))
         totals, device_class = await prepare(self._redis, spec)
         submission = await store.submit(
-            self._redis, spec, totals, device_class,
+            self._redis,
+            spec,
+            totals,
+            device_class,
             idempotency_key=request.idempotency_key or None,
         )
         return training_pb2.SubmitJobResponse(
@@ -67,8 +70,11 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         if request.page_size < 0 or request.page_size > 500 or offset < 0:
             raise InvalidArgument("page_size is 0 (default 50) to 500", field="page_size")
         jobs, next_offset = await store.list_jobs(
-            self._redis, status=request.status or None, label=label,
-            limit=request.page_size or 50, offset=offset,
+            self._redis,
+            status=request.status or None,
+            label=label,
+            limit=request.page_size or 50,
+            offset=offset,
         )
         return training_pb2.ListJobsResponse(
             jobs=[job_to_proto(j) for j in jobs],
@@ -87,8 +93,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     ) -> AsyncIterator[training_pb2.JobEvent]:
         await store.get_job(self._redis, request.job_id)
         cursor = request.cursor or "0-0"
-        async for event in follow_events(self._redis, request.job_id, cursor,
-                                         keepalive_s=KEEPALIVE_S):
+        async for event in follow_events(
+            self._redis, request.job_id, cursor, keepalive_s=KEEPALIVE_S
+        ):
             if event is not None:
                 yield event_to_proto(event)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -55,15 +56,20 @@ async def submit(
         keys.dispatch_stream(device_class),
         keys.job_events(job_id),
     ]
-    answered = await redis.eval(  # type: ignore[misc]
-        lifecycle.SUBMIT, len(script_keys), *script_keys, job_id, repr(now), IDEMPOTENCY_TTL_S,
+    answered: Any = await redis.eval(
+        lifecycle.SUBMIT,
+        len(script_keys),
+        *script_keys,
+        job_id,
+        repr(now),
+        IDEMPOTENCY_TTL_S,
         *flat,
     )
     return Submission(await get_job(redis, str(answered)), created=str(answered) == job_id)
 
 
 async def get_job(redis: aioredis.Redis, job_id: str, tenant: str | None = None) -> JobPublic:
-    fields = await redis.hgetall(keys.job_record(job_id))  # type: ignore[misc]
+    fields: Any = await redis.hgetall(keys.job_record(job_id))
     if not fields or (tenant is not None and fields.get("tenant", "") != tenant):
         raise NotFound(f"no job {job_id!r}", field="job_id")
     return JobPublic.from_hash(fields)
@@ -83,7 +89,7 @@ async def list_jobs(
     position = offset
     batch = max(limit, 100)
     while len(found) < limit:
-        ids = await redis.zrevrange(keys.JOBS_INDEX, position, position + batch - 1)
+        ids: Any = await redis.zrevrange(keys.JOBS_INDEX, position, position + batch - 1)
         if not ids:
             return found, None
         pipe = redis.pipeline(transaction=False)
@@ -118,7 +124,7 @@ def _matches(
 
 async def cancel(redis: aioredis.Redis, job_id: str, tenant: str | None = None) -> JobPublic:
     await get_job(redis, job_id, tenant)
-    outcome = await redis.eval(  # type: ignore[misc]
+    outcome: Any = await redis.eval(
         lifecycle.CANCEL, 2, keys.job_record(job_id), keys.job_events(job_id), repr(time.time())
     )
     if outcome in ("succeeded", "failed"):
@@ -127,17 +133,59 @@ async def cancel(redis: aioredis.Redis, job_id: str, tenant: str | None = None) 
 
 
 async def read_events(
-    redis: aioredis.Redis, job_id: str, after: str = "0-0", count: int = 1000,
+    redis: aioredis.Redis,
+    job_id: str,
+    after: str = "0-0",
+    count: int = 1000,
     block_ms: int | None = None,
 ) -> list[JobEvent]:
     """Events strictly after the entry id ``after``; with ``block_ms``, wait that long for some."""
     stream = keys.job_events(job_id)
+    entries: Any
     if block_ms is None:
         entries = await redis.xrange(stream, min=f"({after}", count=count)
-        return [JobEvent.from_entry(i, f) for i, f in entries]
-    answer = await redis.xread({stream: after}, count=count, block=block_ms)
-    return [JobEvent.from_entry(i, f) for _, entries in answer for i, f in entries]
+    else:
+        answer: Any = await redis.xread({stream: after}, count=count, block=block_ms)
+        entries = [entry for _, batch in answer or [] for entry in batch]
+    return [JobEvent.from_entry(i, f) for i, f in entries]
 
 
 def event_json(event: JobEvent) -> bytes:
     return orjson.dumps(event.model_dump(mode="json"))
+
+
+SUPERSEDED_NOTE = (
+    "A row whose superseded_by is set was written by an attempt that did not finish; a later "
+    "attempt resumed from an earlier checkpoint and repeated that step. Use the rows whose "
+    "superseded_by is null: one per step, in order."
+)
+
+
+async def history(redis: aioredis.Redis, job_id: str) -> dict[str, Any]:
+    """Every step and eval event of a job, each row marked with the attempt that superseded it
+    (None for the rows that stand)."""
+    events = await read_events(redis, job_id, after="0-0", count=10_000_000)
+    return mark_superseded(events)
+
+
+def mark_superseded(events: list[JobEvent]) -> dict[str, Any]:
+    resumed_from: dict[int, int] = {}
+    for event in events:
+        if event.type == "log" and "resumed_from_step" in event.data:
+            resumed_from[event.attempt] = int(event.data["resumed_from_step"])
+        elif event.type == "step":
+            resumed_from.setdefault(event.attempt, int(event.data["step"]))
+    rows: dict[str, list[dict[str, object]]] = {"step": [], "eval": []}
+    for event in events:
+        if event.type not in rows:
+            continue
+        step = int(event.data["step"])
+        later = [a for a, start in resumed_from.items() if a > event.attempt and start <= step]
+        row = dict(event.data)
+        row |= {
+            "event_id": event.id,
+            "attempt": event.attempt,
+            "superseded_by": min(later) if later else None,
+        }
+        rows[event.type].append(row)
+    return {"steps": rows["step"], "evals": rows["eval"], "note": SUPERSEDED_NOTE}

@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 from service.redis_store import live_workers
 from warmstep import keys
 from warmstep.errors import InvalidArgument
+from warmstep.job_schedule import job_curve
 from warmstep.job_views import JobTotals
 from warmstep.jobs import JobSpec, plan_training
-from warmstep.job_schedule import job_curve
 
 
 async def load_registry(redis: aioredis.Redis) -> dict[str, Any] | None:
@@ -32,13 +32,15 @@ def check_components(spec: JobSpec, registry: dict[str, Any]) -> None:
     _check_named("data", spec.data.name, spec.data.kwargs, registry["datasets"])
     optimizers: dict[str, Any] = registry["optimizers"]
     if spec.optimizer.type not in optimizers:
-        raise InvalidArgument(_unknown("optimizer", spec.optimizer.type, optimizers),
-                              field="optimizer.type")
+        raise InvalidArgument(
+            _unknown("optimizer", spec.optimizer.type, optimizers), field="optimizer.type"
+        )
     allowed = set(optimizers[spec.optimizer.type]["params"])
     for name in spec.optimizer.kwargs:
         if name not in allowed:
-            raise InvalidArgument(f"{spec.optimizer.type} takes no argument {name!r}",
-                                  field=f"optimizer.{name}")
+            raise InvalidArgument(
+                f"{spec.optimizer.type} takes no argument {name!r}", field=f"optimizer.{name}"
+            )
 
 
 def _unknown(what: str, name: str, table: dict[str, Any]) -> str:
@@ -70,10 +72,14 @@ def _type_ok(value: Any, schema: dict[str, Any]) -> bool:
     options = schema.get("anyOf", [schema])
     for option in options:
         kind = option.get("type")
-        if kind is None or kind == "null" and value is None:
+        if kind is None or (kind == "null" and value is None):
             return True
         types = _JSON_TYPES.get(kind)
-        if types and isinstance(value, types) and not (kind != "boolean" and isinstance(value, bool)):
+        if (
+            types
+            and isinstance(value, types)
+            and not (kind != "boolean" and isinstance(value, bool))
+        ):
             return True
     return False
 

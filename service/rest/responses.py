@@ -15,5 +15,7 @@ def json_bytes(payload: Any) -> bytes:
     return orjson.dumps(payload, option=_OPTIONS)
 
 
-def json_response(payload: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    payload: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(json_bytes(payload), status_code, headers, media_type="application/json")

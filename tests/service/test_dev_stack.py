@@ -9,13 +9,15 @@ from pathlib import Path
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from warmstep_client.v1 import workers_pb2, workers_pb2_grpc
 
 from service.embedded_redis import free_port
 from tests.processes import alive, descendants, spawn, wait_for
-from warmstep_client.v1 import workers_pb2, workers_pb2_grpc
 
 
-def test_dev_stack_starts_serves_and_stops_cleanly(clean_env: dict[str, str], tmp_path: Path) -> None:
+def test_dev_stack_starts_serves_and_stops_cleanly(
+    clean_env: dict[str, str], tmp_path: Path
+) -> None:
     http_port, grpc_port = free_port(), free_port()
     env = {**clean_env, "WARMSTEP_HTTP_PORT": str(http_port), "WARMSTEP_GRPC_PORT": str(grpc_port)}
     dev = spawn(["dev"], env, tmp_path / "dev.log")

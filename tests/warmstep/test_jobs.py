@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pytest
 
 from warmstep.errors import InvalidArgument
-from warmstep.jobs import expand_epoch_curve, parse_job_spec, plan_training
+from warmstep.jobs import parse_job_spec, plan_training
 
 BASE: dict[str, Any] = {
     "model": {"name": "mlp", "hidden_sizes": [64]},
@@ -70,8 +69,3 @@ def test_plan_counts_partial_batches_and_accumulations() -> None:
     assert steps.warmup_steps == 5
 
 
-def test_expand_epoch_curve() -> None:
-    curve = np.array([[1.0, 0.5, 0.25]])
-    np.testing.assert_array_equal(expand_epoch_curve(curve, 3, 7), [[1, 1, 1, 0.5, 0.5, 0.5, 0.25]])
-    with pytest.raises(InvalidArgument):
-        expand_epoch_curve(curve[:, :2], 3, 7)

@@ -65,7 +65,9 @@ def find_kind(name: str, library: str | None, path: str) -> Kind:
     return matches[0]
 
 
-def resolve_spec(spec: Mapping[str, Any], path: str = "schedule", depth: int = 0) -> ResolvedSchedule:
+def resolve_spec(
+    spec: Mapping[str, Any], path: str = "schedule", depth: int = 0
+) -> ResolvedSchedule:
     """Validate a spec once: find its kind and parse its arguments with the kind's model.
 
     Nested specs (``SequentialLR.schedulers`` ...) are resolved by the composite kind's own
@@ -84,9 +86,7 @@ def resolve_spec(spec: Mapping[str, Any], path: str = "schedule", depth: int = 0
     kind = find_kind(name, library, path)
     arguments = {k: v for k, v in spec.items() if k not in ("type", "library")}
     try:
-        params = kind.params.model_validate(
-            arguments, context={"path": path, "depth": depth}
-        )
+        params = kind.params.model_validate(arguments, context={"path": path, "depth": depth})
     except ValidationError as exc:
         raise _invalid_from_validation(exc, path) from None
     return ResolvedSchedule(kind=kind, params=params, path=path)

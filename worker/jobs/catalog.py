@@ -16,12 +16,24 @@ import redis
 
 from warmstep import keys
 from worker.training.optim import OPTIMIZERS
-from worker.training.registry import dataset_names, get_dataset, get_model, load_dataset, model_names
+from worker.training.registry import (
+    dataset_names,
+    get_dataset,
+    get_model,
+    load_dataset,
+    model_names,
+)
 
 # Arguments known not to change how many examples a data set has.
 SIZE_NEUTRAL = {
-    "standardize", "noise", "random_state", "n_features", "n_targets", "n_informative",
-    "n_classes", "class_sep",
+    "standardize",
+    "noise",
+    "random_state",
+    "n_features",
+    "n_targets",
+    "n_informative",
+    "n_classes",
+    "class_sep",
 }
 EXAMPLES_PARAM = "n_samples"
 
@@ -40,20 +52,24 @@ def _dataset_entry(name: str) -> dict[str, Any]:
 
 
 def _optimizer_params(cls: type) -> list[str]:
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "params")]
+    return [p for p in inspect.signature(cls).parameters if p not in ("self", "params")]
 
 
 def build_catalog() -> dict[str, Any]:
     models = {}
     for name in model_names():
         entry = get_model(name)
-        models[name] = {"doc": entry.doc, "params": entry.params.model_json_schema(),
-                        "tasks": sorted(entry.tasks)}
+        models[name] = {
+            "doc": entry.doc,
+            "params": entry.params.model_json_schema(),
+            "tasks": sorted(entry.tasks),
+        }
     return {
         "models": models,
         "datasets": {name: _dataset_entry(name) for name in dataset_names()},
-        "optimizers": {name: {"params": _optimizer_params(cls)}
-                       for name, cls in sorted(OPTIMIZERS.items())},
+        "optimizers": {
+            name: {"params": _optimizer_params(cls)} for name, cls in sorted(OPTIMIZERS.items())
+        },
     }
 
 

@@ -23,8 +23,14 @@ class JobHooks:
     """``step`` in the stream is the 0-based index of the update (the schedule's value index);
     the loop's own ``step`` counts updates done (1-based)."""
 
-    def __init__(self, run: Attempt, lrs: FloatArray, metric_schedule: ResolvedSchedule | None,
-                 spec: JobSpec, metric_value: MetricValue) -> None:
+    def __init__(
+        self,
+        run: Attempt,
+        lrs: FloatArray,
+        metric_schedule: ResolvedSchedule | None,
+        spec: JobSpec,
+        metric_value: MetricValue,
+    ) -> None:
         self._run = run
         self._lrs = lrs
         self._metric_schedule = metric_schedule
@@ -33,8 +39,12 @@ class JobHooks:
         self._metrics: list[float] = []
 
     def as_hooks(self) -> Hooks:
-        return Hooks(on_step=self.on_step, on_eval=self.on_eval,
-                     on_checkpoint=self.on_checkpoint, should_cancel=self._run.should_stop)
+        return Hooks(
+            on_step=self.on_step,
+            on_eval=self.on_eval,
+            on_checkpoint=self.on_checkpoint,
+            should_cancel=self._run.should_stop,
+        )
 
     def on_step(self, event: StepEvent) -> None:
         data = event.to_dict()
@@ -52,7 +62,7 @@ class JobHooks:
             # The loop reads lrs[:, i] at each update: later updates get the new value.
             self._metrics.append(event.val_loss)
             value = self._metric_value(self._metric_schedule, self._base_lrs, self._metrics)
-            self._lrs[:, event.step:] = value[:, None]
+            self._lrs[:, event.step :] = value[:, None]
 
     def on_checkpoint(self, state: Mapping[str, Any]) -> None:
         step = int(state["step"])

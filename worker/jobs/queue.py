@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -28,7 +29,11 @@ class DispatchEntry:
 
 class DispatchQueue:
     def __init__(
-        self, client: redis.Redis, device_kind: str, worker_id: str, lease_s: float,
+        self,
+        client: redis.Redis,
+        device_kind: str,
+        worker_id: str,
+        lease_s: float,
         max_attempts: int,
     ) -> None:
         self._redis = client
@@ -56,8 +61,11 @@ class DispatchQueue:
             if reclaimed is not None:
                 return reclaimed
         for stream in self.streams:
-            answer = self._redis.xreadgroup(
-                keys.DISPATCH_GROUP, self._consumer, {stream: ">"}, count=1,
+            answer: Any = self._redis.xreadgroup(
+                keys.DISPATCH_GROUP,
+                self._consumer,
+                {stream: ">"},
+                count=1,
                 block=block_ms if stream == self.streams[-1] else None,
             )
             for _, entries in answer or []:
@@ -66,7 +74,7 @@ class DispatchQueue:
         return None
 
     def _autoclaim(self, stream: str) -> DispatchEntry | None:
-        answer = self._redis.xautoclaim(
+        answer: Any = self._redis.xautoclaim(
             stream, keys.DISPATCH_GROUP, self._consumer, self._lease_ms, "0-0", count=1
         )
         # Redis 6.2 answers [cursor, entries]; 7.x adds the ids of deleted entries.
@@ -98,8 +106,15 @@ class DispatchQueue:
 
     def dead_letter(self, entry: DispatchEntry, reason: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        pipe.xadd(keys.DEAD_LETTER_STREAM, {"job": entry.job_id, "reason": reason,
-                                            "stream": entry.stream, "entry": entry.entry_id})
+        pipe.xadd(
+            keys.DEAD_LETTER_STREAM,
+            {
+                "job": entry.job_id,
+                "reason": reason,
+                "stream": entry.stream,
+                "entry": entry.entry_id,
+            },
+        )
         pipe.xack(entry.stream, keys.DISPATCH_GROUP, entry.entry_id)
         pipe.execute()
 

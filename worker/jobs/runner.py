@@ -60,8 +60,12 @@ class Attempt:
         self._hand_back = ctx.client.register_script(lifecycle.HAND_BACK)
 
     def should_stop(self) -> bool:
-        return (self.cancel_requested.is_set() or self.lost.is_set()
-                or self.events.fenced.is_set() or self.ctx.stopping.is_set())
+        return (
+            self.cancel_requested.is_set()
+            or self.lost.is_set()
+            or self.events.fenced.is_set()
+            or self.ctx.stopping.is_set()
+        )
 
     def keep_lease(self) -> None:
         while not self._done.wait(self.ctx.heartbeat_s):
@@ -73,17 +77,28 @@ class Attempt:
             except redis.RedisError as exc:
                 log.warning("lease refresh failed: %s", exc)
 
-    def finish(self, status: lifecycle.JobStatus, result: dict[str, Any] | None = None,
-               code: str = "", message: str = "") -> bool:
+    def finish(
+        self,
+        status: lifecycle.JobStatus,
+        result: dict[str, Any] | None = None,
+        code: str = "",
+        message: str = "",
+    ) -> bool:
         written = self.events.close()
         event = {"status": status.value, "attempt": self.attempt}
         if code:
             event |= {"error_code": code, "reason": message}
         done = self._finish(
             keys=[keys.job_record(self.job_id), keys.job_events(self.job_id)],
-            args=[self.attempt, status.value, repr(time.time()),
-                  orjson.dumps(result).decode() if result else "", code, message,
-                  orjson.dumps(event).decode()],
+            args=[
+                self.attempt,
+                status.value,
+                repr(time.time()),
+                orjson.dumps(result).decode() if result else "",
+                code,
+                message,
+                orjson.dumps(event).decode(),
+            ],
         )
         return bool(done) and written
 
@@ -137,12 +152,16 @@ def _run_attempt(run: Attempt) -> bool:
         return True
     except Exception as exc:
         log.exception("job %s failed", run.job_id)
-        run.finish(lifecycle.JobStatus.FAILED, code="internal",
-                   message=f"{type(exc).__name__}: {exc}")
+        run.finish(
+            lifecycle.JobStatus.FAILED, code="internal", message=f"{type(exc).__name__}: {exc}"
+        )
         return True
-    summary = {"steps": result.steps, "last_loss": result.last_loss,
-               "elapsed_s": result.elapsed_s,
-               "last_eval": None if result.last_eval is None else result.last_eval.to_dict()}
+    summary = {
+        "steps": result.steps,
+        "last_loss": result.last_loss,
+        "elapsed_s": result.elapsed_s,
+        "last_eval": None if result.last_eval is None else result.last_eval.to_dict(),
+    }
     run.blobs.save_artifact("model", result.model.state_dict())
     return run.finish(lifecycle.JobStatus.SUCCEEDED, summary)
 
@@ -152,8 +171,9 @@ def _stopped(run: Attempt, exc: TrainingCancelled) -> bool:
         log.warning("job %s: attempt %s superseded; abandoning it", run.job_id, run.attempt)
         return False
     if run.cancel_requested.is_set():
-        run.finish(lifecycle.JobStatus.CANCELLED, code="cancelled",
-                   message=f"cancelled at step {exc.step}")
+        run.finish(
+            lifecycle.JobStatus.CANCELLED, code="cancelled", message=f"cancelled at step {exc.step}"
+        )
         return True
     run.hand_back()
     run.ctx.queue.hand_back(run.entry)
@@ -169,7 +189,12 @@ def _train(run: Attempt, spec: JobSpec) -> TrainingResult:
     metric_fed = resolved is not None and resolved.kind.takes_metrics
     resume = run.blobs.load_checkpoint() if run.attempt > 1 else None
     if resume is not None:
-        run.events.emit("log", {"message": f"resumed from the checkpoint at step {resume['step']}",
-                                "resumed_from_step": int(resume["step"])})
+        run.events.emit(
+            "log",
+            {
+                "message": f"resumed from the checkpoint at step {resume['step']}",
+                "resumed_from_step": int(resume["step"]),
+            },
+        )
     hooks = JobHooks(run, curve.lr, resolved if metric_fed else None, spec, metric_value)
     return run_training(spec, curve.lr, curve.momentum, hooks.as_hooks(), resume)

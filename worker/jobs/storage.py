@@ -39,13 +39,15 @@ class BlobStore:
                 f"{len(blob)} bytes is over the {self._max_bytes}-byte bound on stored state",
                 field="model",
             )
-        done = self._set(keys=[keys.job_record(self._job), key],
-                         args=[self._attempt, blob, field, value])
+        done = self._set(
+            keys=[keys.job_record(self._job), key], args=[self._attempt, blob, field, value]
+        )
         return bool(done)
 
     def save_checkpoint(self, state: Mapping[str, Any], step: int) -> bool:
-        return self._write(keys.job_checkpoint(self._job), to_bytes(state),
-                           "checkpoint_step", str(step))
+        return self._write(
+            keys.job_checkpoint(self._job), to_bytes(state), "checkpoint_step", str(step)
+        )
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         blob = self._redis.get(keys.job_checkpoint(self._job))

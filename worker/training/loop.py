@@ -14,7 +14,7 @@ Update ``i`` (0-based; the event's ``step`` is ``i + 1``):
    otherwise ``optimizer.step()`` (fp16: ``scaler.step`` / ``update``, which skips overflow).
 
 ``scheduler_interval='epoch'``: the caller passes the per-epoch curve already expanded per
-update (``warmstep.jobs.expand_epoch_curve``), so the loop always reads ``lrs[:, i]``.
+update (``warmstep.plan.expand_per_epoch``), so the loop always reads ``lrs[:, i]``.
 """
 
 from __future__ import annotations

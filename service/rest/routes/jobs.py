@@ -26,12 +26,22 @@ KEEPALIVE_S = 15.0
 @router.post("", status_code=201, response_model=JobPublic, summary="Submit a training job")
 async def submit_job(
     redis: RedisDep,
-    body: Annotated[dict[str, Any], Body(examples=[{
-        "model": {"name": "mlp"}, "data": {"name": "digits"},
-        "optimizer": {"type": "AdamW", "lr": 0.001},
-        "schedule": {"type": "get_cosine_schedule_with_warmup"},
-        "batch_size": 32, "epochs": 2, "warmup_ratio": 0.1,
-    }])],
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            examples=[
+                {
+                    "model": {"name": "mlp"},
+                    "data": {"name": "digits"},
+                    "optimizer": {"type": "AdamW", "lr": 0.001},
+                    "schedule": {"type": "get_cosine_schedule_with_warmup"},
+                    "batch_size": 32,
+                    "epochs": 2,
+                    "warmup_ratio": 0.1,
+                }
+            ]
+        ),
+    ],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     spec = parse_job_spec(body)
@@ -58,7 +68,10 @@ async def list_jobs(
         key, value = label.split("=", 1)
         pair = (key, value)
     jobs, next_offset = await store.list_jobs(
-        redis, status=None if status is None else status.value, label=pair, limit=limit,
+        redis,
+        status=None if status is None else status.value,
+        label=pair,
+        limit=limit,
         offset=offset,
     )
     return json_response(
@@ -97,10 +110,13 @@ async def job_events(
                 continue
             data = json_bytes(event.model_dump(mode="json"))
             yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
-                event.id.encode(), event.type.encode(), data
+                event.id.encode(),
+                event.type.encode(),
+                data,
             )
 
     return StreamingResponse(
-        stream(), media_type="text/event-stream",
+        stream(),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

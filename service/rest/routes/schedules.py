@@ -8,11 +8,11 @@ import anyio
 import numpy as np
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
+from warmstep.plan import PlanRequest, plan
 
 from service.rest.deps import SettingsDep
 from service.rest.responses import json_response
 from warmstep.catalog import kinds_of
-from warmstep.plan import PlanRequest, plan
 from warmstep.queries import EvaluateRequest, Evaluation, evaluate
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
@@ -74,9 +74,12 @@ def _binary(result: Evaluation) -> Response:
     """Little-endian float64: the lr block (groups x n), then the momentum block if present, then
     the int64 step index if downsampled. Shapes in headers."""
     parts = [np.ascontiguousarray(result.lr, "<f8").tobytes()]
-    headers = {"X-Warmstep-Shape": f"{result.lr.shape[0]},{result.lr.shape[1]}",
-               "X-Warmstep-Steps": str(result.steps),
-               "X-Warmstep-Momentum": "0", "X-Warmstep-Index": "0"}
+    headers = {
+        "X-Warmstep-Shape": f"{result.lr.shape[0]},{result.lr.shape[1]}",
+        "X-Warmstep-Steps": str(result.steps),
+        "X-Warmstep-Momentum": "0",
+        "X-Warmstep-Index": "0",
+    }
     if result.momentum is not None:
         parts.append(np.ascontiguousarray(result.momentum, "<f8").tobytes())
         headers["X-Warmstep-Momentum"] = "1"

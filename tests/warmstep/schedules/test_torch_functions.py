@@ -33,7 +33,6 @@ FUNCTION_CASES: list[tuple[str, dict[str, Any], int]] = [
 
 @pytest.mark.parametrize(("spec", "steps"), [pytest.param(*c[1:], id=c[0]) for c in FUNCTION_CASES])
 def test_functions_match_torch(spec: dict[str, Any], steps: int) -> None:
-    pytest.importorskip("warmstep.expressions")
     expected, expected_momentum = torch_curve(spec, steps, TWO)
     curve = ours(spec, steps, TWO)
     np.testing.assert_array_equal(curve.lr, expected)
@@ -42,7 +41,6 @@ def test_functions_match_torch(spec: dict[str, Any], steps: int) -> None:
 
 
 def test_lambda_list_must_match_groups() -> None:
-    pytest.importorskip("warmstep.expressions")
     with pytest.raises(InvalidArgument) as caught:
         ours({"type": "LambdaLR", "lr_lambda": ["1.0"]}, 3, TWO)
     assert caught.value.field == "schedule.lr_lambda"

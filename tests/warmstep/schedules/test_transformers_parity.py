@@ -233,7 +233,7 @@ def test_optimizer_lr_makes_the_hidden_input_explicit() -> None:
     opt = torch.optim.SGD(
         [{"params": [p], "lr": lr} for p, lr in zip(ps, LRS, strict=True)], lr=0.2
     )
-    sched = hf.get_polynomial_decay_schedule_with_warmup(opt, 2, 10, lr_end=0.01, power=2.0)
+    sched = hf.get_polynomial_decay_schedule_with_warmup(opt, 2, 10, lr_end=0.01, power=2.0)  # type: ignore[no-untyped-call]
     expected = []
     for _ in range(15):
         expected.append([g["lr"] for g in opt.param_groups])

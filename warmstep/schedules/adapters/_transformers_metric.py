@@ -1,9 +1,9 @@
-"""The metric-driven transformers kinds: ``get_reduce_on_plateau_schedule`` (torch's
-``ReduceLROnPlateau``) and ``get_greedy_schedule`` (transformers' ``GreedyLR``).
+"""transformers' metric-driven ``get_greedy_schedule`` (``GreedyLR``).
+(``get_reduce_on_plateau_schedule`` returns torch's ReduceLROnPlateau: the torch adapter's.)
 
-Both are truly sequential (each decision depends on every metric before it), so they replay the
+It is truly sequential (each decision depends on every metric before it), so it replays the
 library's ``step(metric)`` with Python floats, one call per metric. Value 0 is the base lr (the
-constructors change nothing); value i is the lr after ``step(metrics[0]) … step(metrics[i-1])``.
+constructor changes nothing); value i is the lr after ``step(metrics[0]) … step(metrics[i-1])``.
 Registered by :mod:`warmstep.schedules.adapters.transformers`.
 """
 
@@ -18,28 +18,10 @@ from pydantic import Field
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, KindParams
 
-__all__ = ["GreedyParams", "PlateauParams", "evaluate_greedy", "evaluate_plateau"]
+__all__ = ["GreedyParams", "evaluate_greedy"]
 
 Mode = Literal["min", "max"]
 ThresholdMode = Literal["rel", "abs"]
-
-
-class PlateauParams(KindParams):
-    """``ReduceLROnPlateau(mode='min', factor=0.1, patience=10, threshold=1e-4,
-    threshold_mode='rel', cooldown=0, min_lr=0, eps=1e-8)``, torch 2.13 semantics:
-    better = ``a < best·(1-th)`` (min/rel), ``a < best-th`` (min/abs), ``a > best·(1+th)``
-    (max/rel), ``a > best+th`` (max/abs); best and the bad count are updated first, then a
-    cooldown call zeroes the bad count; on the (patience+1)-th bad call
-    ``new = max(old·factor, min_lr_g)``, applied only if ``old - new > eps``."""
-
-    mode: Mode = "min"
-    factor: float = Field(default=0.1, lt=1.0)
-    patience: int = 10
-    threshold: float = 1e-4
-    threshold_mode: ThresholdMode = "rel"
-    cooldown: int = 0
-    min_lr: float | list[float] = 0.0
-    eps: float = 1e-8
 
 
 class GreedyParams(KindParams):
@@ -101,31 +83,6 @@ def _metrics(context: EvalContext) -> list[float]:
 def _curve(history: list[list[float]], context: EvalContext) -> Curve:
     lr: FloatArray = np.asarray(history, dtype=np.float64).T.reshape(context.groups, -1)
     return Curve(lr=lr[:, : context.steps])
-
-
-def evaluate_plateau(params: PlateauParams, context: EvalContext) -> Curve:
-    """torch ``ReduceLROnPlateau.step(metric)`` replayed over the metrics series."""
-    min_lrs = _per_group(params.min_lr, "min_lr", context)
-    lrs = [float(b) for b in context.base_lrs]
-    history = [list(lrs)]
-    best = math.inf if params.mode == "min" else -math.inf
-    bad = cooldown_counter = 0
-    for current in _metrics(context):
-        if _is_better(params.mode, params.threshold_mode, params.threshold, current, best):
-            best, bad = current, 0
-        else:
-            bad += 1
-        if cooldown_counter > 0:
-            cooldown_counter -= 1
-            bad = 0
-        if bad > params.patience:
-            for g, old in enumerate(lrs):
-                new = max(old * params.factor, min_lrs[g])
-                if old - new > params.eps:
-                    lrs[g] = new
-            cooldown_counter, bad = params.cooldown, 0
-        history.append(list(lrs))
-    return _curve(history, context)
 
 
 class _Greedy:

@@ -33,6 +33,7 @@ from warmstep.schedules._core import (
 )
 from warmstep.schedules._registry import register, resolve_spec
 from warmstep.schedules.adapters import _transformers_metric as metric
+from warmstep.schedules.adapters.torch import plateau as torch_plateau
 from warmstep.schedules.adapters.torch._libm import pow_like_python
 
 __all__ = [
@@ -362,8 +363,8 @@ _MATHS: dict[str, tuple[type[KindParams], Evaluate, str]] = {
     "get_polynomial_decay_schedule_with_warmup": (PolynomialParams, _polynomial, "polynomial"),
     "get_inverse_sqrt_schedule": (InverseSqrtParams, _inverse_sqrt, "inverse_sqrt"),
     "get_reduce_on_plateau_schedule": (
-        metric.PlateauParams,
-        metric.evaluate_plateau,
+        torch_plateau.ReduceLROnPlateauParams,
+        torch_plateau.evaluate,
         "reduce_lr_on_plateau",
     ),
     "get_cosine_with_min_lr_schedule_with_warmup": (MinLrParams, _min_lr, "cosine_with_min_lr"),

@@ -1,0 +1,152 @@
+"""Engine benchmark: an ``n``-step curve per registered kind through the engine, against stepping
+the real torch scheduler (or the real transformers function's scheduler) in a Python loop.
+
+Reference loop, per step: read ``param_groups[g]["lr"]`` of every group, then
+``scheduler.step()`` (``step(metric)`` for plateau kinds). No ``optimizer.step()`` and no
+parameters to update: the baseline is the scheduler alone, the cheapest a user's loop can be. The
+reference runs ``reference_steps`` steps of the same spec and is scaled linearly to ``n``.
+Kinds of libraries not installed in this venv (timm, keras, optax, fvcore, ...) get the engine
+time only: no fair reference exists here (a Python loop of our own formula would not be one)."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import math
+import pstats
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import transformers.optimization as hf
+from torch.optim import lr_scheduler, swa_utils
+
+from bench._common import Size, Table, best_of
+from bench.specs import spec_for
+from warmstep.schedules import EvalContext, Kind, all_kinds, resolve_spec
+
+TARGET = 1000.0
+BASE_LR = np.array([0.1])
+
+
+def metric_series(n: int) -> np.ndarray:
+    """A slowly improving, noisy validation loss (plateaus now and then)."""
+    i = np.arange(n, dtype=np.float64)
+    return 1.0 / (1.0 + 1e-4 * i) + 0.01 * np.sin(0.37 * i)
+
+
+def _lambda(source: str) -> Callable[[int], float]:
+    code = compile(source, "<lr_lambda>", "eval")
+    return lambda step: float(eval(code, {"__builtins__": {}, "min": min}, {"step": step}))
+
+
+def _build_torch(spec: dict[str, Any], opt: torch.optim.Optimizer) -> Any:
+    args = {k: v for k, v in spec.items() if k not in ("type", "library")}
+    kind = spec["type"]
+    if kind in ("SequentialLR", "ChainedScheduler"):
+        children = [_build_torch(c, opt) for c in args.pop("schedulers")]
+        if kind == "ChainedScheduler":
+            return lr_scheduler.ChainedScheduler(children, optimizer=opt)
+        return lr_scheduler.SequentialLR(opt, children, **args)
+    if "lr_lambda" in args:
+        args["lr_lambda"] = _lambda(args["lr_lambda"])
+    if kind == "SWALR":
+        return swa_utils.SWALR(opt, **args)
+    return getattr(lr_scheduler, kind)(opt, **args)
+
+
+def _build_transformers(spec: dict[str, Any], opt: torch.optim.Optimizer) -> Any:
+    args = {k: v for k, v in spec.items() if k not in ("type", "library")}
+    if spec["type"] == "get_scheduler":
+        return hf.get_scheduler(args.pop("name"), opt, **args)
+    return getattr(hf, spec["type"])(opt, **args)
+
+
+def reference_seconds(kind: Kind, spec: dict[str, Any], steps: int) -> float | None:
+    """Seconds to step the real library's scheduler ``steps`` times, or None without one."""
+    build = {"torch": _build_torch, "transformers": _build_transformers}.get(kind.library.value)
+    if build is None:
+        return None
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([{"params": [param], "lr": float(BASE_LR[0])}], momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = build(spec, opt)
+        metrics = metric_series(steps).tolist() if kind.takes_metrics else None
+        groups = opt.param_groups
+        out: list[list[float]] = []
+        start = time.perf_counter()
+        if metrics is None:
+            for _ in range(steps):
+                out.append([g["lr"] for g in groups])
+                sched.step()
+        else:
+            for i in range(steps):
+                out.append([g["lr"] for g in groups])
+                sched.step(metrics[i])
+        return time.perf_counter() - start
+
+
+def engine_seconds(kind: Kind, spec: dict[str, Any], steps: int, repeats: int) -> float:
+    metrics = metric_series(steps) if kind.takes_metrics else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the engine must not warn
+        return best_of(repeats, lambda: resolve_spec(spec).evaluate(
+            EvalContext(steps, BASE_LR, metrics)))
+
+
+def profile_kind(kind: Kind, steps: int, top: int = 8) -> str:
+    spec = spec_for(kind.library.value, kind.name, steps)
+    metrics = metric_series(steps) if kind.takes_metrics else None
+    profiler = cProfile.Profile()
+    profiler.enable()
+    resolve_spec(spec).evaluate(EvalContext(steps, BASE_LR, metrics))
+    profiler.disable()
+    buffer = io.StringIO()
+    pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(top)
+    lines = [ln for ln in buffer.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    return "\n".join(f"    {ln}" for ln in lines[start:start + top + 1])
+
+
+def run(size: Size, *, profile: bool = False) -> list[Table]:
+    n, ref_n = size.engine_steps, size.reference_steps
+    table = Table(
+        f"Engine: {n:,}-step curve per kind vs stepping the real scheduler",
+        ["kind", "library", "engine ms", "reference ms", "ratio", "note"],
+    )
+    misses: list[Kind] = []
+    for kind in all_kinds():
+        spec = spec_for(kind.library.value, kind.name, n)
+        engine = engine_seconds(kind, spec, n, size.repeats)
+        ref = reference_seconds(kind, spec, ref_n)
+        sequential = kind.takes_metrics
+        if ref is None:
+            table.add(kind.name, kind.library.value, engine * 1e3, "-", "-",
+                      "no reference in this venv")
+            continue
+        scaled = ref * n / ref_n
+        ratio = scaled / engine
+        note = "sequential (metric-driven)" if sequential else ""
+        if not sequential and ratio < TARGET:
+            note, _ = "MISS (<1000x)", misses.append(kind)
+        table.add(kind.name, kind.library.value, engine * 1e3, scaled * 1e3, ratio, note)
+    ratios = [float(r[4]) for r in table.rows if r[4] != "-" and not r[5].startswith("seq")]
+    table.notes += [
+        f"engine: best of {size.repeats} calls of resolve_spec(spec).evaluate(EvalContext({n}, "
+        "[0.1])), resolution included",
+        f"reference: {ref_n:,} steps of the real torch/transformers scheduler (read lr, "
+        f"step()), scaled x{n / ref_n:g}; timm, keras, optax, fvcore, detectron2, mxnet, "
+        "fairseq, pytorch_transformers, tensorflow: not installed in this venv",
+        f"closed-form kinds with a reference: {len(ratios)}, geometric mean ratio "
+        f"{math.exp(sum(math.log(r) for r in ratios) / max(len(ratios), 1)):.0f}x, "
+        f"below {TARGET:.0f}x: {', '.join(k.name for k in misses) or 'none'}",
+    ]
+    if profile:
+        for kind in misses:
+            table.notes.append(f"profile of {kind.name} (cProfile, tottime):\n"
+                               + profile_kind(kind, n))
+    return [table]

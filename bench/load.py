@@ -1,0 +1,105 @@
+"""Bounded loopback HTTP load: ``wrk`` when installed (Debian ``apt-get install wrk``), else a
+small asyncio httpx generator. Both keep ``connections`` requests in flight for ``seconds``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench._common import percentile
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    tool: str
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def _lua(method: str, body: bytes | None, headers: dict[str, str]) -> str:
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append("wrk.body = [==[" + body.decode() + "]==]")
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    return "\n".join(lines) + "\n"
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(url: str, method: str, body: bytes | None, headers: dict[str, str],
+            connections: int, seconds: float) -> Load:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_lua(method, body, headers))
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{max(seconds, 1):g}s", "--latency",
+             "--timeout", "60s", "-s", script.name, url],
+            check=True, capture_output=True, text=True, timeout=seconds + 120,
+        ).stdout
+    finally:
+        Path(script.name).unlink()
+    total = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    p50 = re.search(r"50%\s+(\S+)", out)
+    p99 = re.search(r"99%\s+(\S+)", out)
+    errors = sum(int(m) for m in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(x) for m in re.findall(r"Socket errors: (.*)", out)
+                  for x in re.findall(r"\d+", m))
+    return Load(int(total.group(1)), _ms(total.group(2) + total.group(3)) / 1e3,
+                _ms(p50.group(1)) if p50 else float("nan"),
+                _ms(p99.group(1)) if p99 else float("nan"), errors, "wrk")
+
+
+async def _generate(url: str, method: str, body: bytes | None, headers: dict[str, str],
+                    connections: int, seconds: float) -> Load:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                response = await client.request(method, url, content=body, headers=headers)
+                await response.aread()
+                latencies.append((time.perf_counter() - start) * 1e3)
+                errors += not response.is_success
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    return Load(len(latencies), elapsed, percentile(latencies, 50), percentile(latencies, 99),
+                errors, "httpx")
+
+
+def http_load(url: str, method: str = "GET", body: bytes | None = None,
+              headers: dict[str, str] | None = None, connections: int = 16,
+              seconds: float = 3.0) -> Load:
+    headers = headers or {}
+    if shutil.which("wrk"):
+        return run_wrk(url, method, body, headers, connections, seconds)
+    return asyncio.run(_generate(url, method, body, headers, connections, seconds))

@@ -1,0 +1,78 @@
+// Shared helpers of the dashboard pages: the API, DOM building, formatting, uPlot charts.
+
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error?.code;
+    this.field = error?.field;
+  }
+}
+
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, init);
+  const text = await response.text();
+  const data = text && (response.headers.get("content-type") || "").includes("json")
+    ? JSON.parse(text) : text;
+  if (!response.ok) throw new ApiError(response.status, data?.error);
+  return data;
+}
+
+// el("div", {class: "x", onclick: f}, child, "text", ...)
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else if (key in node && key !== "list") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== undefined && child !== null && child !== false) {
+      node.append(child instanceof Node ? child : String(child));
+    }
+  }
+  return node;
+}
+
+export const fmt = (v, digits = 6) =>
+  v === null || v === undefined ? "–" : typeof v === "number" ? Number(v.toPrecision(digits)) : v;
+
+export const when = (s) => (s ? new Date(s * 1000).toLocaleString() : "–");
+
+export const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2",
+                       "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+
+export function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+// A uPlot chart sized to its container; `series` are uPlot series options after the x one.
+export function chart(container, { title, series, data, axes, scales, hooks, xLabel = "step" }) {
+  container.replaceChildren();
+  const width = Math.max(360, container.clientWidth || 800);
+  const options = {
+    title, width, height: 300, series: [{ label: xLabel }, ...series],
+    scales: scales || { x: { time: false } },
+    axes: axes || [{ label: xLabel }, { label: "lr", size: 70 }],
+    cursor: { drag: { x: true, y: false } },
+    hooks: hooks || {},
+  };
+  options.scales.x = { time: false, ...(options.scales.x || {}) };
+  return new uPlot(options, data, container);
+}
+
+export function download(name, blob) {
+  const link = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
