@@ -17,8 +17,11 @@ $(VENV)/.installed-run: pyproject.toml clients/python/pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[worker,embedded]" -e ./clients/python
 	touch $@
 
+# The browser tests drive Debian's Chromium (never a downloaded browser).
 $(VENV)/.installed-test: pyproject.toml clients/python/pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[worker,embedded,test]" -e ./clients/python
+	$(PIP) install --quiet -e ".[worker,embedded,cli,test]" -e ./clients/python
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "chromium could not be installed: the browser tests will skip" >&2
 	touch $@
 
 install-run: $(VENV)/.installed-run

@@ -132,7 +132,8 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
         ratio = scaled / engine
         note = "sequential (metric-driven)" if sequential else ""
         if not sequential and ratio < TARGET:
-            note, _ = "MISS (<1000x)", misses.append(kind)
+            note = "MISS (<1000x)"
+            misses.append(kind)
         table.add(kind.name, kind.library.value, engine * 1e3, scaled * 1e3, ratio, note)
     ratios = [float(r[4]) for r in table.rows if r[4] != "-" and not r[5].startswith("seq")]
     table.notes += [

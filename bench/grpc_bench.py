@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 import grpc
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 from bench._common import Size, Table, percentile, stack
 from bench.load import Load
-from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 CONCURRENCY = 16
 MAX_MESSAGE = 256 * 1024 * 1024

@@ -80,5 +80,6 @@ def run(size: Size) -> list[Table]:
     table.notes.append("job: linear_regression on synthetic_regression (64 samples, 4 "
                        "features), max_steps=1, batch 16; each with its own Idempotency-Key")
     lost = len(ids) - statuses.count("succeeded")
-    table.notes.append(f"nothing lost: {'yes' if lost == 0 and len(set(ids)) == len(ids) else 'NO'}")
+    intact = lost == 0 and len(set(ids)) == len(ids)
+    table.notes.append(f"nothing lost: {'yes' if intact else 'NO'}")
     return [table]

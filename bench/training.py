@@ -74,7 +74,8 @@ def bare_loop(case: Case, updates: int) -> float:
     model_kwargs = {k: v for k, v in case.model.items() if k != "name"}
     model = build_model(case.model["name"], model_kwargs, data.info).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    sched = hf.get_linear_schedule_with_warmup(opt, spec["warmup_steps"], updates)
+    sched = hf.get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
+        opt, spec["warmup_steps"], updates)
     x, y, task, n = data.train_x, data.train_y, data.info.task, data.train_size
     b, k = case.batch_size, case.accumulation
     done, epoch = 0, 0
@@ -89,7 +90,7 @@ def bare_loop(case: Case, updates: int) -> float:
             for rows in rows_list:
                 loss = _loss(task, model(x[rows]), y[rows])
                 total += loss.detach()
-                (loss / count).backward()
+                (loss / count).backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
@@ -114,10 +115,12 @@ def worker_run(running: Stack, case: Case, updates: int) -> tuple[float, int]:
 
     status = wait_for(finished, f"job {job_id}", timeout_s=600)
     if status != "succeeded":
-        raise RuntimeError(f"job {job_id} {status}: {httpx.get(f'{running.http}/v1/jobs/{job_id}').text}")
+        detail = httpx.get(f"{running.http}/v1/jobs/{job_id}", timeout=10).text
+        raise RuntimeError(f"job {job_id} {status}: {detail}")
     client = redis.Redis.from_url(running.redis.url)
     try:
-        entries = client.xrange(keys.job_events(job_id))
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
+            keys.job_events(job_id))
     finally:
         client.close()
     steps = [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"] == b"step"]

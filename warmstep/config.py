@@ -6,6 +6,7 @@ Inner layers take the values they need as arguments; only the process entry poin
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -13,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WARMSTEP_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="WARMSTEP_", extra="ignore", hide_input_in_errors=True
+    )
 
     redis_url: str | None = Field(
         default=None,
@@ -39,12 +42,52 @@ class Settings(BaseSettings):
     worker_device: str = Field("auto", description="Worker device class: auto, cpu or cuda.")
     log_level: str = Field("info")
 
+    # Security (DESIGN.md "Security"). Tokens are stored hashed: sha256 hex of the token -> tenant.
+    auth_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description='{"<sha256 hex of a token>": "<tenant>"}; empty (and no file) is auth off.',
+    )
+    auth_tokens_file: Path | None = Field(
+        None, description="A JSON file of the same shape as auth_tokens, merged into it."
+    )
+    schedule_queries_open: bool = Field(
+        False, description="With auth on, answer /v1/schedules/* and ScheduleService tokenless."
+    )
+    docs_enabled: bool = Field(True, description="Serve /docs, /redoc and /openapi.json.")
+    metrics_enabled: bool = Field(True, description="Serve GET /metrics.")
+    metrics_open: bool = Field(
+        False, description="With auth on, answer GET /metrics without a token."
+    )
+    max_list_items: int = Field(
+        100_000, ge=1, description="Bound on any list in a request (milestones, metrics...)."
+    )
+    max_string_chars: int = Field(
+        10_000, ge=1, description="Bound on any string in a request (expressions, names...)."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, le=256, description="Bound on the nesting of objects and lists in a request."
+    )
+    max_queued_jobs_per_tenant: int = Field(
+        100, ge=1, description="Jobs of one tenant waiting in the queue at once."
+    )
+    max_streams_per_tenant: int = Field(
+        256, ge=1, description="Concurrent job follows (SSE or FollowJob) of one tenant."
+    )
+    max_job_runtime_s: float = Field(
+        24 * 3600.0, gt=0, description="Cap on a job's max_runtime_s (and its default)."
+    )
+
     @field_validator("worker_device")
     @classmethod
     def _device_known(cls, value: str) -> str:
         if value not in ("auto", "cpu", "cuda"):
             raise ValueError("worker_device is one of auto, cpu, cuda")
         return value
+
+    @field_validator("auth_tokens")
+    @classmethod
+    def _tokens_hashed(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_token_table(value)
 
     @model_validator(mode="after")
     def _lease_outlives_heartbeat(self) -> Settings:
@@ -53,6 +96,24 @@ class Settings(BaseSettings):
         if self.lease_s <= self.heartbeat_s:
             raise ValueError("lease_s must exceed heartbeat_s (else healthy jobs are reclaimed)")
         return self
+
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_TENANT = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+
+
+def check_token_table(table: dict[str, str]) -> dict[str, str]:
+    """Refuse plain tokens (keys must be sha256 hex digests) and odd tenant names. The messages
+    never repeat a key: it may be a token pasted by mistake."""
+    for digest, tenant in table.items():
+        if not _SHA256_HEX.match(digest):
+            raise ValueError(
+                "auth token keys are sha256 hex digests of the tokens (64 lowercase hex "
+                "characters), never the tokens themselves"
+            )
+        if not _TENANT.match(tenant):
+            raise ValueError("tenant names are 1-100 characters of A-Z a-z 0-9 _ . -")
+    return table
 
 
 @functools.lru_cache(maxsize=1)

@@ -42,3 +42,13 @@ def dispatch_stream(device_class: str) -> str:
 
 
 REGISTRY = f"{PREFIX}:registry"  # JSON catalog of models, data sets, optimizers (workers write)
+
+
+def tenant_jobs(tenant: str) -> str:
+    """Set of a tenant's job ids not yet seen finished (pruned when counted): the queue bound."""
+    return f"{PREFIX}:tenant:{tenant}:jobs"
+
+
+def tenant_streams(tenant: str) -> str:
+    """Sorted set of a tenant's open follows, scored by last refresh time: the stream bound."""
+    return f"{PREFIX}:tenant:{tenant}:streams"

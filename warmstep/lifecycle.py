@@ -63,18 +63,27 @@ class ClaimOutcome(enum.IntEnum):
 
 
 # KEYS[1] job hash, KEYS[2] event stream.
-# ARGV[1] worker id, ARGV[2] now (s), ARGV[3] max attempts.
+# ARGV[1] worker id, ARGV[2] now (s), ARGV[3] max attempts, ARGV[4] claim token (unique per
+# delivery a worker handles): a retried call (its reply lost in a Redis restart) answers the
+# attempt it already made instead of making another.
 CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -3 end
 if status ~= 'queued' and status ~= 'running' then return -3 end
+if status == 'running' and ARGV[4] ~= nil and ARGV[4] ~= ''
+   and redis.call('HGET', KEYS[1], 'claim_token') == ARGV[4] then
+  return tonumber(redis.call('HGET', KEYS[1], 'attempt'))
+end
 local function event(kind, data)
   redis.call('XADD', KEYS[2], '*', 'type', kind, 'attempt',
              redis.call('HGET', KEYS[1], 'attempt'), 'data', data)
 end
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[2])
-  event('status', cjson.encode({status='cancelled', reason='cancelled before it started'}))
+  local why = 'cancelled before it started'
+  if status == 'running' then why = 'cancelled while its worker was gone' end
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[2],
+             'error_code', 'cancelled', 'error_message', why)
+  event('status', cjson.encode({status='cancelled', reason=why}))
   return -1
 end
 local attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0') + 1
@@ -87,7 +96,7 @@ if attempt > tonumber(ARGV[3]) then
   return -2
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'attempt', attempt, 'worker', ARGV[1],
-           'claimed_at', ARGV[2])
+           'claimed_at', ARGV[2], 'claim_token', ARGV[4] or '')
 if not redis.call('HGET', KEYS[1], 'started_at') then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[2])
 end
@@ -96,15 +105,31 @@ redis.call('XADD', KEYS[2], '*', 'type', 'status', 'attempt', attempt, 'data',
 return attempt
 """
 
-# KEYS[1] job hash, KEYS[2] event stream. ARGV[1] attempt, then (type, data) pairs.
+# KEYS[1] job hash, KEYS[2] event stream. ARGV[1] attempt, ARGV[2] the number of the first
+# event (0-based within the attempt), then (type, data) pairs. The record's ``event_seq``
+# ("attempt:count") says how many events of the attempt are in the stream; events already there
+# (a retried call whose reply was lost) are skipped, so each event is appended exactly once.
 # Answers 1, or 0 when the fence refuses (stale attempt or job no longer running).
 APPEND_EVENTS = """
 if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1]
    or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return 0
 end
-for i = 2, #ARGV, 2 do
-  redis.call('XADD', KEYS[2], '*', 'type', ARGV[i], 'attempt', ARGV[1], 'data', ARGV[i + 1])
+local written = 0
+local mark = redis.call('HGET', KEYS[1], 'event_seq')
+if mark then
+  local a, n = string.match(mark, '^(%d+):(%d+)$')
+  if a == ARGV[1] then written = tonumber(n) end
+end
+local seq = tonumber(ARGV[2])
+for i = 3, #ARGV, 2 do
+  if seq >= written then
+    redis.call('XADD', KEYS[2], '*', 'type', ARGV[i], 'attempt', ARGV[1], 'data', ARGV[i + 1])
+  end
+  seq = seq + 1
+end
+if seq > written then
+  redis.call('HSET', KEYS[1], 'event_seq', ARGV[1] .. ':' .. string.format('%d', seq))
 end
 return 1
 """
@@ -112,11 +137,12 @@ return 1
 # KEYS[1] job hash, KEYS[2] event stream.
 # ARGV[1] attempt, ARGV[2] terminal status, ARGV[3] now, ARGV[4] result JSON,
 # ARGV[5] error code, ARGV[6] error message, ARGV[7] status event JSON.
+# A retried call that was already applied (same attempt, same terminal status) answers 1.
 FINISH = """
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1]
-   or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
-  return 0
-end
+if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == ARGV[2] then return 1 end
+if status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finished_at', ARGV[3], 'result', ARGV[4],
            'error_code', ARGV[5], 'error_message', ARGV[6])
 redis.call('XADD', KEYS[2], '*', 'type', 'status', 'attempt', ARGV[1], 'data', ARGV[7])
@@ -124,12 +150,13 @@ return 1
 """
 
 # KEYS[1] job hash, KEYS[2] event stream. ARGV[1] attempt, ARGV[2] reason.
-# A worker stopping gracefully gives its running job back for immediate re-delivery.
+# A worker stopping gracefully gives its running job back for immediate re-delivery (a retried
+# call that was already applied answers 1).
 HAND_BACK = """
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1]
-   or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
-  return 0
-end
+if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' then return 1 end
+if status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
 redis.call('XADD', KEYS[2], '*', 'type', 'status', 'attempt', ARGV[1], 'data',
            cjson.encode({status='queued', reason=ARGV[2]}))

@@ -66,11 +66,13 @@ def evaluate(request: EvaluateRequest, *, max_steps: int) -> Evaluation:
     )
     curve = resolved.evaluate(context)
     if request.points is None or 2 * request.points >= request.steps:
-        return Evaluation(request.steps, curve.lr, curve.momentum, None)
+        momentum = None if curve.momentum is None else np.ascontiguousarray(curve.momentum)
+        return Evaluation(request.steps, np.ascontiguousarray(curve.lr), momentum, None)
     series = curve.lr if curve.momentum is None else np.vstack([curve.lr, curve.momentum])
     index = downsample_index(series, request.points)
-    momentum = None if curve.momentum is None else curve.momentum[:, index]
-    return Evaluation(request.steps, curve.lr[:, index], momentum, index)
+    # Fancy indexing may answer a non-C-contiguous view; encoders need contiguous rows.
+    momentum = None if curve.momentum is None else np.ascontiguousarray(curve.momentum[:, index])
+    return Evaluation(request.steps, np.ascontiguousarray(curve.lr[:, index]), momentum, index)
 
 
 def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -> FloatArray:

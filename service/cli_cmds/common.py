@@ -17,18 +17,30 @@ from service.cli_cmds.transport import Transport, TransportKind, WarmstepError, 
 
 TransportOpt = Annotated[
     TransportKind,
-    typer.Option("--transport", envvar="WARMSTEP_TRANSPORT", help="rest or grpc.",
-                 rich_help_panel="Connection"),
+    typer.Option(
+        "--transport",
+        envvar="WARMSTEP_TRANSPORT",
+        help="rest or grpc.",
+        rich_help_panel="Connection",
+    ),
 ]
 UrlOpt = Annotated[
     str,
-    typer.Option("--url", envvar="WARMSTEP_URL", help="REST base URL of the front end.",
-                 rich_help_panel="Connection"),
+    typer.Option(
+        "--url",
+        envvar="WARMSTEP_URL",
+        help="REST base URL of the front end.",
+        rich_help_panel="Connection",
+    ),
 ]
 GrpcOpt = Annotated[
     str,
-    typer.Option("--grpc", envvar="WARMSTEP_GRPC_TARGET", help="gRPC host:port of the front end.",
-                 rich_help_panel="Connection"),
+    typer.Option(
+        "--grpc",
+        envvar="WARMSTEP_GRPC_TARGET",
+        help="gRPC host:port of the front end.",
+        rich_help_panel="Connection",
+    ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_GRPC = "127.0.0.1:50051"
@@ -69,6 +81,8 @@ def load_json(text: str, what: str) -> Any:
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Left-aligned columns, two spaces apart."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     return "\n".join(lines)

@@ -28,8 +28,12 @@ JobArg = Annotated[str, typer.Argument(help="Job id.")]
 
 def submit(
     spec: Annotated[str, typer.Argument(help="JobSpec as inline JSON or a JSON file.")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Show live progress; exit "
-                                         "1 if the job fails, 3 if cancelled.")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Show live progress; exit 1 if the job fails, 3 if cancelled."
+        ),
+    ] = False,
     idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe submit key.")] = None,
     transport: TransportOpt = TransportKind.REST,
     url: UrlOpt = DEFAULT_URL,
@@ -68,9 +72,18 @@ def jobs(
     """List jobs, newest first."""
     with session(transport, url, grpc_target) as client:
         found = client.jobs(status, label, limit)
-    rows = [[j["id"], j["status"], str(j.get("name") or ""), j.get("device_class", ""),
-             str((j.get("totals") or {}).get("total_updates", "-")), _when(j.get("created_at")),
-             ((j.get("error") or {}).get("code") or "")] for j in found]
+    rows = [
+        [
+            j["id"],
+            j["status"],
+            str(j.get("name") or ""),
+            j.get("device_class", ""),
+            str((j.get("totals") or {}).get("total_updates", "-")),
+            _when(j.get("created_at")),
+            ((j.get("error") or {}).get("code") or ""),
+        ]
+        for j in found
+    ]
     typer.echo(table(rows, ["ID", "STATUS", "NAME", "DEVICE", "UPDATES", "CREATED", "ERROR"]))
 
 
@@ -95,15 +108,19 @@ def cancel(
     """Cancel a job (queued: never starts; running: stops within one micro-batch)."""
     with session(transport, url, grpc_target) as client:
         job = client.cancel(job_id)
-    requested = " (cancel requested)" if job.get("cancel_requested") and (
-        job["status"] == "running") else ""
+    requested = (
+        " (cancel requested)"
+        if job.get("cancel_requested") and (job["status"] == "running")
+        else ""
+    )
     typer.echo(f"job {job['id']} {job['status']}{requested}")
 
 
 def artifacts(
     job_id: JobArg,
-    download: Annotated[str | None, typer.Option(help="Download this artifact (model, ...).")]
-    = None,
+    download: Annotated[
+        str | None, typer.Option(help="Download this artifact (model, ...).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the download.")] = None,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
@@ -113,8 +130,9 @@ def artifacts(
     with httpx.Client(base_url=url, headers=headers, timeout=60.0) as http:
         if download is None:
             answer = _checked(http.get(f"/v1/jobs/{job_id}/artifacts"))
-            rows = [[a["name"], a.get("doc", ""), a.get("url", "")]
-                    for a in answer.json()["artifacts"]]
+            rows = [
+                [a["name"], a.get("doc", ""), a.get("url", "")] for a in answer.json()["artifacts"]
+            ]
             typer.echo(table(rows, ["NAME", "WHAT", "URL"]))
             return
         answer = _checked(http.get(f"/v1/jobs/{job_id}/artifacts/{download}"))

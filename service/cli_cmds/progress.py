@@ -39,9 +39,13 @@ def follow(client: Transport, job: dict[str, Any], cursor: str | None = None) ->
     """Show the job's events until it ends; answers the exit status for its outcome."""
     console = Console(stderr=True)
     columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-        TextColumn("ETA"), TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("lr {task.fields[lr]}"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
     )
     status = job["status"]
     last: dict[str, Any] = {}
@@ -51,15 +55,21 @@ def follow(client: Transport, job: dict[str, Any], cursor: str | None = None) ->
             data = event["data"]
             if event["type"] == "step":
                 last = data
-                bar.update(task, completed=int(data["step"]) + 1, loss=_fmt(data.get("loss")),
-                           lr=_fmt((data.get("lr") or [None])[0]))
+                bar.update(
+                    task,
+                    completed=int(data["step"]) + 1,
+                    loss=_fmt(data.get("loss")),
+                    lr=_fmt((data.get("lr") or [None])[0]),
+                )
             elif event["type"] == "status":
                 status = str(data.get("status"))
                 _on_status(client, bar, task, job["id"], status, data)
             elif event["type"] == "eval":
-                bar.console.print(f"eval after step {int(data.get('step', 0))}: val_loss "
-                                  f"{_fmt(data.get('val_loss'))} accuracy "
-                                  f"{_fmt(data.get('accuracy'))}")
+                bar.console.print(
+                    f"eval after step {int(data.get('step', 0))}: val_loss "
+                    f"{_fmt(data.get('val_loss'))} accuracy "
+                    f"{_fmt(data.get('accuracy'))}"
+                )
             elif event["type"] == "log":
                 bar.console.print(str(data.get("message", "")))
     final = client.get(job["id"])
@@ -68,7 +78,11 @@ def follow(client: Transport, job: dict[str, Any], cursor: str | None = None) ->
 
 
 def _on_status(
-    client: Transport, bar: Progress, task: TaskID, job_id: str, status: str,
+    client: Transport,
+    bar: Progress,
+    task: TaskID,
+    job_id: str,
+    status: str,
     data: dict[str, Any],
 ) -> None:
     bar.update(task, description=status)

@@ -33,21 +33,34 @@ def kinds(
     """List the schedule kinds: name, library, parameters and a one-line doc."""
     with session(transport, url, grpc_target) as client:
         found = client.kinds(library)
-    rows = [[k["name"], k["library"], ",".join(k["parameters"].get("properties", {}))[:50],
-             k.get("doc", "")[:60]] for k in found]
+    rows = [
+        [
+            k["name"],
+            k["library"],
+            ",".join(k["parameters"].get("properties", {}))[:50],
+            k.get("doc", "")[:60],
+        ]
+        for k in found
+    ]
     typer.echo(table(rows, ["KIND", "LIBRARY", "PARAMETERS", "DOC"]))
 
 
 def evaluate(
-    spec: Annotated[str, typer.Argument(help="Schedule spec, or a whole evaluate request (with "
-                                        "'schedule'), as inline JSON or a JSON file.")],
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help="Schedule spec, or a whole evaluate request (with "
+            "'schedule'), as inline JSON or a JSON file."
+        ),
+    ],
     steps: Annotated[int | None, typer.Option(help="Optimizer updates.")] = None,
     base_lr: Annotated[list[float] | None, typer.Option(help="Base LR; repeat per group.")] = None,
     points: Annotated[int | None, typer.Option(help="Downsample to this many buckets.")] = None,
     metrics: Annotated[str | None, typer.Option(help="Metric series (JSON list or file).")] = None,
     rows: Annotated[int, typer.Option(help="Table rows to print, evenly spaced (0: all).")] = 20,
-    csv_path: Annotated[str | None, typer.Option("--csv", help="Write every value as CSV "
-                                                 "('-' for stdout).")] = None,
+    csv_path: Annotated[
+        str | None, typer.Option("--csv", help="Write every value as CSV ('-' for stdout).")
+    ] = None,
     plot: Annotated[Path | None, typer.Option(help="Plot to this PNG file.")] = None,
     transport: TransportOpt = TransportKind.REST,
     url: UrlOpt = DEFAULT_URL,
@@ -66,14 +79,21 @@ def evaluate(
 
 
 def _request(
-    loaded: Any, steps: int | None, base_lr: list[float] | None, points: int | None,
+    loaded: Any,
+    steps: int | None,
+    base_lr: list[float] | None,
+    points: int | None,
     metrics: str | None,
 ) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise typer.BadParameter("spec: a JSON object")
     request: dict[str, Any] = dict(loaded) if "schedule" in loaded else {"schedule": loaded}
-    overrides = {"steps": steps, "base_lr": base_lr, "points": points,
-                 "metrics": None if metrics is None else load_json(metrics, "metrics")}
+    overrides = {
+        "steps": steps,
+        "base_lr": base_lr,
+        "points": points,
+        "metrics": None if metrics is None else load_json(metrics, "metrics"),
+    }
     request |= {k: v for k, v in overrides.items() if v is not None}
     if isinstance(request.get("base_lr"), list) and len(request["base_lr"]) == 1:
         request["base_lr"] = request["base_lr"][0]
@@ -112,10 +132,12 @@ def _write_csv(curve: Curve, path: str) -> None:
 def _table(curve: Curve, rows: int) -> str:
     header, columns = _columns(curve)
     n = len(columns[0])
-    picks = np.arange(n) if rows <= 0 or rows >= n else np.unique(
-        np.linspace(0, n - 1, rows).round().astype(np.int64))
-    body = [[str(int(columns[0][i])), *(f"{float(c[i]):.8g}" for c in columns[1:])]
-            for i in picks]
+    picks = (
+        np.arange(n)
+        if rows <= 0 or rows >= n
+        else np.unique(np.linspace(0, n - 1, rows).round().astype(np.int64))
+    )
+    body = [[str(int(columns[0][i])), *(f"{float(c[i]):.8g}" for c in columns[1:])] for i in picks]
     return table(body, header)
 
 
@@ -157,10 +179,15 @@ def plan(
 ) -> None:
     """Optimizer updates per epoch, total updates and warmup steps for a training setup."""
     request = {
-        "examples": examples, "batch_size": batch_size,
-        "gradient_accumulation_steps": gradient_accumulation_steps, "epochs": epochs,
-        "max_steps": max_steps, "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio,
-        "drop_last": drop_last, "scheduler_interval": scheduler_interval,
+        "examples": examples,
+        "batch_size": batch_size,
+        "gradient_accumulation_steps": gradient_accumulation_steps,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "warmup_steps": warmup_steps,
+        "warmup_ratio": warmup_ratio,
+        "drop_last": drop_last,
+        "scheduler_interval": scheduler_interval,
     }
     with session(transport, url, grpc_target) as client:
         answer = client.plan({k: v for k, v in request.items() if v is not None})

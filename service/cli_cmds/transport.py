@@ -113,16 +113,19 @@ class GrpcTransport:
             raise _error(exc) from None
 
     def kinds(self, library: str | None) -> list[dict[str, Any]]:
-        answer = self._call(self._schedules.ListKinds,
-                            schedules_pb2.ListKindsRequest(library=library or ""))
+        answer = self._call(
+            self._schedules.ListKinds, schedules_pb2.ListKindsRequest(library=library or "")
+        )
         return [_as_dict(kind) for kind in answer.kinds]
 
     def evaluate(self, request: dict[str, Any]) -> Curve:
         base_lr = request.get("base_lr")
         message = schedules_pb2.EvaluateRequest(
-            schedule=_struct(request["schedule"]), steps=request["steps"],
+            schedule=_struct(request["schedule"]),
+            steps=request["steps"],
             base_lr=[] if base_lr is None else np.atleast_1d(base_lr).tolist(),
-            metrics=request.get("metrics") or [], points=request.get("points") or 0,
+            metrics=request.get("metrics") or [],
+            points=request.get("points") or 0,
         )
         answer = self._call(self._schedules.Evaluate, message)
         momentum = np.array([s.values for s in answer.momentum]) if answer.momentum else None

@@ -1,13 +1,23 @@
-"""Dependencies of the routes: the app's settings and Redis client, set once at start."""
+"""Dependencies of the routes: the app's settings and Redis client, set once at start, and the
+caller's tenant from its bearer token (``service.auth``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.auth import ANONYMOUS, TokenTable
 from warmstep.config import Settings
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token configured in WARMSTEP_AUTH_TOKENS (sha256 hex -> tenant); only while "
+    "auth is on.",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_redis(request: Request) -> aioredis.Redis:
@@ -20,5 +30,46 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+def _tokens(request: Request) -> TokenTable:
+    table: TokenTable = request.app.state.tokens
+    return table
+
+
+def get_tenant(request: Request, credentials: BearerDep) -> str:
+    """The caller's tenant; 401 without a known token while auth is on."""
+    return _tokens(request).tenant_for(None if credentials is None else credentials.credentials)
+
+
+def get_stream_tenant(
+    request: Request,
+    credentials: BearerDep,
+    access_token: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="The bearer token, for EventSource clients that cannot set headers. "
+            "Prefer the Authorization header: URLs end up in logs and browser history.",
+        ),
+    ] = None,
+) -> str:
+    token = access_token if credentials is None else credentials.credentials
+    return _tokens(request).tenant_for(token)
+
+
+def require_query_access(request: Request, credentials: BearerDep) -> str:
+    """Schedule queries: open to all when ``schedule_queries_open``, else as :func:`get_tenant`."""
+    if get_app_settings(request).schedule_queries_open:
+        return ANONYMOUS
+    return get_tenant(request, credentials)
+
+
+def require_metrics_access(request: Request, credentials: BearerDep) -> str:
+    if get_app_settings(request).metrics_open:
+        return ANONYMOUS
+    return get_tenant(request, credentials)
+
+
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+StreamTenantDep = Annotated[str, Depends(get_stream_tenant)]

@@ -76,3 +76,29 @@ export function download(name, blob) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
+
+// POST /v1/schedules/evaluate as little-endian float64 (no JSON encoding of 10^6 numbers):
+// {steps, lr: [Float64Array per group], momentum: [...] | null, index: Float64Array | null}.
+export async function evaluateCurve(request) {
+  const response = await fetch("/v1/schedules/evaluate", {
+    method: "POST", body: JSON.stringify(request),
+    headers: { "Content-Type": "application/json", Accept: "application/octet-stream" },
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new ApiError(response.status, body.error);
+  }
+  const [groups, n] = response.headers.get("X-Warmstep-Shape").split(",").map(Number);
+  const buffer = await response.arrayBuffer();
+  const block = groups * n * 8;
+  const rows = (offset) => Array.from({ length: groups },
+    (_, g) => new Float64Array(buffer.slice(offset + g * n * 8, offset + (g + 1) * n * 8)));
+  const hasMomentum = response.headers.get("X-Warmstep-Momentum") === "1";
+  let index = null;
+  if (response.headers.get("X-Warmstep-Index") === "1") {
+    const at = block * (hasMomentum ? 2 : 1);
+    index = Float64Array.from(new BigInt64Array(buffer.slice(at, at + n * 8)), Number);
+  }
+  return { steps: Number(response.headers.get("X-Warmstep-Steps")), lr: rows(0),
+           momentum: hasMomentum ? rows(block) : null, index };
+}

@@ -1,6 +1,6 @@
 // Schedule explorer: catalog -> form built from the kind's JSON Schema -> curve redrawn on every
 // change (downsampled with `points`), overlays, per-group curves, momentum, exports.
-import { api, chart, COLORS, debounce, download, el, fmt } from "./common.js";
+import { api, chart, COLORS, debounce, download, el, evaluateCurve, fmt } from "./common.js";
 import { pythonSnippet } from "./python_snippet.js";
 
 const state = { catalog: [], kind: null, overlays: [], plot: null, last: null, revision: 0 };
@@ -91,7 +91,7 @@ function readRequest(root, kind) {
 // One table per curve: [x, lr per group..., momentum per group...] and their series options.
 function table(answer, label, offset) {
   const n = answer.lr[0].length;
-  const xs = answer.index || Array.from({ length: n }, (_, i) => i);
+  const xs = answer.index || Float64Array.from({ length: n }, (_, i) => i);
   const series = [];
   const columns = [xs];
   answer.lr.forEach((values, g) => {
@@ -151,7 +151,7 @@ async function refresh(root) {
   const request = readRequest(root, kind);
   root.querySelector("#snippet").textContent = pythonSnippet(request.schedule, kind.library, request);
   try {
-    const answer = await api("/v1/schedules/evaluate", { method: "POST", body: request });
+    const answer = await evaluateCurve(request);
     if (kind !== state.kind) return;
     state.last = { answer, request, label: kind.name };
     showError(root, null);

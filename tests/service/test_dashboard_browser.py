@@ -83,7 +83,8 @@ def _expected_points(base: str, t_max: int, steps: int, points: int) -> tuple[in
 
 def _chart_state(page: Any) -> dict[str, str]:
     state: dict[str, str] = page.eval_on_selector(
-        "#explorer-chart", "e => ({...e.dataset, canvases: String(e.querySelectorAll('canvas').length)})"
+        "#explorer-chart",
+        "e => ({...e.dataset, canvases: String(e.querySelectorAll('canvas').length)})",
     )
     return state
 
@@ -96,7 +97,9 @@ def test_explorer_redraws_with_the_downsampled_point_count(stack: str, page: Any
     page.fill("[data-param=T_max]", "100000")
     count, total = _expected_points(stack, 100_000, 100_000, 300)
     assert 300 < count <= 600, "min and max of each bucket"
-    page.wait_for_function(f"document.querySelector('#explorer-chart').dataset.points == '{count}'")
+    page.wait_for_function(
+        f"document.querySelector('#explorer-chart').dataset.points == '{count}'"
+    )
     before = _chart_state(page)
     assert before["canvases"] == "1" and abs(float(before["checksum"]) - total) < 1e-6 * total
 
@@ -105,7 +108,9 @@ def test_explorer_redraws_with_the_downsampled_point_count(stack: str, page: Any
     page.wait_for_function(
         f"document.querySelector('#explorer-chart').dataset.checksum != '{before['checksum']}'"
     )
-    page.wait_for_function(f"document.querySelector('#explorer-chart').dataset.points == '{count2}'")
+    page.wait_for_function(
+        f"document.querySelector('#explorer-chart').dataset.points == '{count2}'"
+    )
     after = _chart_state(page)
     assert abs(float(after["checksum"]) - total2) < 1e-6 * total2
     assert int(after["revision"]) > int(before["revision"])

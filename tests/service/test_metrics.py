@@ -22,14 +22,14 @@ SPEC = {"model": {"name": "mlp"}, "data": {"name": "iris"}, "optimizer": {"type"
 
 
 async def _claim(redis: aioredis.Redis, job_id: str) -> int:
-    return int(await redis.eval(  # type: ignore[misc]
+    return int(await redis.eval(
         lifecycle.CLAIM, 2, keys.job_record(job_id), keys.job_events(job_id), "w1",
         repr(time.time()), 3,
     ))
 
 
 async def _finish(redis: aioredis.Redis, job_id: str, attempt: int) -> None:
-    await redis.eval(  # type: ignore[misc]
+    await redis.eval(
         lifecycle.FINISH, 2, keys.job_record(job_id), keys.job_events(job_id), attempt,
         "succeeded", repr(time.time()), "", "", "", orjson.dumps({"status": "succeeded"}).decode(),
     )

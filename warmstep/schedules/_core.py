@@ -21,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from warmstep.errors import InvalidArgument
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -118,4 +120,18 @@ class ResolvedSchedule:
     path: str
 
     def evaluate(self, context: EvalContext) -> Curve:
-        return self.kind.evaluate(self.params, context.child(self.path))
+        """The kind's curve. Arithmetic the library itself could not do with these arguments
+        (Python's OverflowError, ZeroDivisionError, a math domain error, a float64 overflow)
+        becomes an InvalidArgument naming this spec, as the library's own exception would stop
+        its loop."""
+        try:
+            # Overflow and invalid operations raise (FloatingPointError) rather than answer inf
+            # or NaN silently; underflow to 0 is a normal end of a decay.
+            with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+                return self.kind.evaluate(self.params, context.child(self.path))
+        except (ArithmeticError, ValueError) as exc:
+            raise InvalidArgument(
+                f"{self.kind.name} cannot be computed with these arguments "
+                f"({type(exc).__name__}: {exc})",
+                field=self.path,
+            ) from None

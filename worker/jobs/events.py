@@ -3,12 +3,17 @@
 The loop only appends to a buffer (no I/O on the training thread); a flusher thread writes the
 buffer every ``flush_s`` through the fenced ``APPEND_EVENTS`` script, many events per call. When
 the fence refuses (the job was re-claimed by another attempt, or cancelled), ``fenced`` is set
-and the loop stops at its next check."""
+and the loop stops at its next check.
+
+Events are numbered within the attempt; a call retried after a lost reply (Redis restarting)
+resends the same numbers and the script skips those already written, so each event lands in the
+stream exactly once. A Redis error keeps the unwritten events buffered, in order."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -19,6 +24,7 @@ from warmstep import keys, lifecycle
 log = logging.getLogger("warmstep.worker")
 
 MAX_EVENTS_PER_CALL = 500
+CLOSE_RETRIES = 30
 
 
 class EventWriter:
@@ -28,6 +34,7 @@ class EventWriter:
         self._attempt = str(attempt)
         self._append = client.register_script(lifecycle.APPEND_EVENTS)
         self._buffer: list[tuple[str, bytes]] = []
+        self._written = 0  # events of this attempt already in the stream
         self._lock = threading.Lock()
         self._flush_s = flush_s
         self._stop = threading.Event()
@@ -51,7 +58,7 @@ class EventWriter:
                 chunk = self._buffer[:MAX_EVENTS_PER_CALL]
             if not chunk:
                 return True
-            args: list[str | bytes] = [self._attempt]
+            args: list[str | bytes] = [self._attempt, str(self._written)]
             for kind, data in chunk:
                 args += [kind, data]
             if not self._append(keys=self._keys, args=args):
@@ -59,6 +66,7 @@ class EventWriter:
                 return False
             with self._lock:  # only this thread removes, so the chunk is still at the front
                 del self._buffer[: len(chunk)]
+            self._written += len(chunk)
         return False
 
     def _run(self) -> None:
@@ -69,6 +77,13 @@ class EventWriter:
                 log.warning("event flush failed, will retry: %s", exc)
 
     def close(self) -> bool:
+        """Stop the flusher and write what is left (retrying while Redis is unreachable)."""
         self._stop.set()
         self._thread.join()
+        for _ in range(CLOSE_RETRIES):
+            try:
+                return self.flush()
+            except redis.RedisError as exc:
+                log.warning("final event flush failed, retrying: %s", exc)
+                time.sleep(1.0)
         return self.flush()

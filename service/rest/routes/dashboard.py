@@ -36,9 +36,7 @@ async def index() -> FileResponse:
 
 
 @router.get("/dashboard/api/progress")
-async def progress(
-    redis: RedisDep, ids: Annotated[str, Query(max_length=40_000)] = ""
-) -> Response:
+async def progress(redis: RedisDep, ids: Annotated[str, Query(max_length=40_000)] = "") -> Response:
     """``{"progress": {job_id: {"step", "loss", "lr"} | null}}`` from each job's newest step."""
     wanted = [i for i in ids.split(",") if i][:500]
     pipe = redis.pipeline(transaction=False)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from warmstep.schedules._core import Curve, EvalContext, Kind, KindParams, Library
 from warmstep.schedules._registry import NestedSchedules, register
@@ -188,7 +188,7 @@ def _warmup_exponential(p: WarmupExponentialDecayScheduleParams) -> Schedule:
 
 
 class SgdrScheduleParams(KindParams):
-    cosine_kwargs: list[WarmupCosineDecayScheduleParams]
+    cosine_kwargs: list[WarmupCosineDecayScheduleParams] = Field(min_length=1)
 
 
 def _sgdr(p: SgdrScheduleParams) -> Schedule:
