@@ -46,6 +46,7 @@ format: install-test
 
 generate: install-test
 	$(PY) scripts/generate_protos.py
+	$(PY) scripts/gen_kinds_doc.py
 
 # Regenerate into a temporary folder and fail on any difference with the committed code.
 checkgenerate: install-test

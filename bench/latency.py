@@ -53,8 +53,18 @@ def _first_step(running: Stack, client: redis.Redis) -> dict[str, float]:
             "read": (read - submitted) * 1e3}
 
 
-async def _follow(client: httpx.AsyncClient, url: str, out: list[float]) -> None:
+async def _follow(client: httpx.AsyncClient, url: str, out: list[float]) -> bool:
+    """Read one job's SSE stream to its end; False when the server broke it off."""
+    try:
+        await _read_stream(client, url, out)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+async def _read_stream(client: httpx.AsyncClient, url: str, out: list[float]) -> None:
     async with client.stream("GET", url) as sse:
+        sse.raise_for_status()
         entry_id, event = "", ""
         async for line in sse.aiter_lines():
             if line.startswith("id: "):
@@ -65,7 +75,7 @@ async def _follow(client: httpx.AsyncClient, url: str, out: list[float]) -> None
                 out.append((time.time() - _stamp(entry_id)) * 1e3)
 
 
-async def _fan_out(running: Stack, followers: int, steps: int) -> tuple[list[float], int]:
+async def _fan_out(running: Stack, followers: int, steps: int) -> tuple[list[float], int, int]:
     job = QUICK_JOB | {"model": {"name": "transformer_lm"}, "data": {"name": "tiny_corpus"},
                        "max_steps": steps}
     limits = httpx.Limits(max_connections=followers + 4, max_keepalive_connections=0)
@@ -74,16 +84,17 @@ async def _fan_out(running: Stack, followers: int, steps: int) -> tuple[list[flo
         answer.raise_for_status()
         url = f"{running.http}/v1/jobs/{answer.json()['id']}/events"
         per: list[list[float]] = [[] for _ in range(followers)]
-        await asyncio.gather(*(_follow(client, url, out) for out in per))
+        intact = await asyncio.gather(*(_follow(client, url, out) for out in per))
     complete = sum(len(out) == steps for out in per)
-    return [v for out in per for v in out], complete
+    return [v for out in per for v in out], complete, intact.count(False)
 
 
 def run(size: Size) -> list[Table]:
     first = Table(f"Submit to first step, warm worker ({size.latency_jobs} jobs, ms after the "
                   "submit request was sent)", ["milestone", "p50 ms", "p99 ms", "max ms"])
     fan = Table("Event latency: worker's write (stream id) to SSE follower's read",
-                ["followers", "events read", "complete streams", "p50 ms", "p99 ms", "max ms"])
+                ["followers", "events read", "complete streams", "broken streams", "p50 ms",
+                 "p99 ms", "max ms"])
     with stack(workers=1) as running:
         client = redis.Redis.from_url(running.redis.url, decode_responses=True)
         _first_step(running, client)  # warm-up: data set and model code loaded once
@@ -95,9 +106,13 @@ def run(size: Size) -> list[Table]:
             values = [s[key] for s in samples]
             first.add(label, median(values), percentile(values, 99), max(values))
         for followers in size.followers:
-            latencies, complete = asyncio.run(_fan_out(running, followers, size.follow_steps))
-            fan.add(followers, len(latencies), f"{complete}/{followers}", median(latencies),
-                    percentile(latencies, 99), max(latencies))
+            latencies, complete, broken = asyncio.run(
+                _fan_out(running, followers, size.follow_steps))
+            if not latencies:
+                fan.add(followers, 0, f"0/{followers}", broken, "-", "-", "-")
+                continue
+            fan.add(followers, len(latencies), f"{complete}/{followers}", broken,
+                    median(latencies), percentile(latencies, 99), max(latencies))
     p50 = median([s["written"] for s in samples])
     first.notes += [
         "job: mlp on digits, 3 SGD updates, batch 32; the SSE follower connects right after "

@@ -16,21 +16,27 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
+from service.jobs import store
+from service.jobs.store import Submission
+from service.jobs.submit import prepare
 from warmstep import keys
 from warmstep.config import Settings
 from warmstep.errors import InvalidArgument, ResourceExhausted
-from warmstep.jobs import JobSpec
+from warmstep.jobs import JobSpec, parse_job_spec
 from warmstep.lifecycle import TERMINAL, JobStatus
+from warmstep.queries import EvaluateRequest
 
 T = TypeVar("T")
 
+MAX_LIST_OFFSET = 10**9  # a page offset into the job index (Redis ranks are int64)
 STREAM_REFRESH_S = 20.0
 STREAM_STALE_S = 90.0  # > STREAM_REFRESH_S + the follow keep-alive period (15 s)
 
@@ -44,6 +50,7 @@ return 1
 """
 
 _FINISHED = {s.value for s in TERMINAL}
+_CURSOR = re.compile(r"^[0-9]{1,20}(-[0-9]{1,20})?$")
 
 
 def check_shape(value: Any, settings: Settings, field: str) -> None:
@@ -57,28 +64,71 @@ def check_shape(value: Any, settings: Settings, field: str) -> None:
             if len(item) > settings.max_string_chars:
                 raise InvalidArgument(
                     f"string of {len(item)} characters; at most {settings.max_string_chars}",
-                    field=path,
+                    field=path or None,
                 )
             continue
         if not isinstance(item, dict | list):
             continue
         if depth > settings.max_json_depth:
-            raise InvalidArgument(f"nested deeper than {settings.max_json_depth}", field=path)
+            raise InvalidArgument(
+                f"nested deeper than {settings.max_json_depth}", field=path or None
+            )
         if isinstance(item, list):
             if len(item) > settings.max_list_items:
                 raise InvalidArgument(
-                    f"list of {len(item)} items; at most {settings.max_list_items}", field=path
+                    f"list of {len(item)} items; at most {settings.max_list_items}",
+                    field=path or None,
                 )
-            todo.extend((v, f"{path}.{i}", depth + 1) for i, v in enumerate(item))
+            todo.extend((v, _join(path, i), depth + 1) for i, v in enumerate(item))
         else:
             if len(item) > settings.max_list_items:
-                raise InvalidArgument(f"more than {settings.max_list_items} keys", field=path)
+                raise InvalidArgument(
+                    f"more than {settings.max_list_items} keys", field=path or None
+                )
             todo.extend((k, path, depth + 1) for k in item)
-            todo.extend((v, f"{path}.{k}", depth + 1) for k, v in item.items())
+            todo.extend((v, _join(path, k), depth + 1) for k, v in item.items())
+
+
+def check_evaluate(request: EvaluateRequest, settings: Settings) -> None:
+    """The free-form parts of a schedule query: the spec and the metrics list."""
+    check_shape(request.schedule, settings, "schedule")
+    if request.metrics is not None and len(request.metrics) > settings.max_list_items:
+        raise InvalidArgument(f"at most {settings.max_list_items} metrics", field="metrics")
+
+
+def check_cursor(cursor: str, field: str) -> str:
+    """A follow cursor is a Redis stream entry id (``1719000000000-0``), else 422."""
+    if not _CURSOR.match(cursor):
+        raise InvalidArgument("a cursor is an event id such as 1719000000000-0", field=field)
+    return cursor
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+async def submit_job(
+    redis: aioredis.Redis,
+    settings: Settings,
+    tenant: str,
+    body: Any,
+    idempotency_key: str | None,
+) -> Submission:
+    """The submit path of REST and gRPC: bounds first, then the usual validation and queueing."""
+    check_shape(body, settings, "")
+    spec = cap_runtime(parse_job_spec(body), settings.max_job_runtime_s)
+    totals, device_class = await prepare(redis, spec)
+    await check_queue_room(redis, tenant, settings.max_queued_jobs_per_tenant)
+    submission = await store.submit(
+        redis, spec, totals, device_class, tenant=tenant, idempotency_key=idempotency_key
+    )
+    if submission.created:
+        await record_job(redis, tenant, submission.job.id)
+    return submission
 
 
 def cap_runtime(spec: JobSpec, max_runtime_s: float) -> JobSpec:
-    """A job runs at most ``max_runtime_s`` (the setting): absent means the cap, above is refused."""
+    """A job runs at most ``max_runtime_s`` (the setting): absent is the cap, above is refused."""
     if spec.max_runtime_s is None:
         return spec.model_copy(update={"max_runtime_s": max_runtime_s})
     if spec.max_runtime_s > max_runtime_s:
@@ -158,7 +208,7 @@ async def hold_stream(
 _BACKGROUND: set[asyncio.Task[Any]] = set()
 
 
-def _in_background(work: Coroutine[Any, Any, Any]) -> None:
+def _in_background(work: Awaitable[Any]) -> None:
     task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)
     task.add_done_callback(_finished)

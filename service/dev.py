@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from service.auth import redact_url
 from service.embedded_redis import EmbeddedRedis
 from warmstep.config import Settings
 
@@ -60,7 +61,7 @@ def run_dev(settings: Settings) -> int:
         redis_url = embedded.url
         print(f"warmstep dev: embedded Redis {redis_url} (AOF in {embedded.data_dir})", flush=True)
     else:
-        print(f"warmstep dev: using Redis {redis_url}", flush=True)
+        print(f"warmstep dev: using Redis {redact_url(redis_url)}", flush=True)
     env = {**os.environ, "REDIS_URL": redis_url}
     children = [_spawn("serve", env), _spawn("worker", env)]
     print("warmstep dev: Ctrl-C stops everything", flush=True)

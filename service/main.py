@@ -3,30 +3,52 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from service.auth import TokenTable, load_token_table
+from service.rest import documented
+from service.rest.deps import get_tenant, require_query_access
 from service.rest.errors import install_error_handlers
+from service.rest.limits import BodySizeLimit
 from service.rest.routes import artifacts, dashboard, health, jobs, metrics, schedules, workers
 from warmstep import __version__
 from warmstep.config import Settings
 
 
-def build_app(settings: Settings, redis: aioredis.Redis, redis_binary: aioredis.Redis) -> FastAPI:
+def build_app(
+    settings: Settings,
+    redis: aioredis.Redis,
+    redis_binary: aioredis.Redis,
+    tokens: TokenTable | None = None,
+) -> FastAPI:
+    docs = settings.docs_enabled
     app = FastAPI(
         title="warmstep",
         version=__version__,
         description="Learning-rate schedules exactly as each library computes them, and remote "
         "training jobs streamed live.",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.redis = redis
     app.state.redis_binary = redis_binary
+    app.state.tokens = load_token_table(settings) if tokens is None else tokens
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    app.include_router(workers.router)
-    app.include_router(schedules.router)
-    app.include_router(jobs.router)
-    app.include_router(artifacts.router)
-    metrics.install(app)  # GET /metrics and its middleware
+    app.include_router(
+        workers.router, dependencies=[Depends(get_tenant)], responses=documented.COMMON
+    )
+    app.include_router(
+        schedules.router,
+        dependencies=[Depends(require_query_access)],
+        responses=documented.COMMON,
+    )
+    app.include_router(jobs.router, responses=documented.JOBS)
+    app.include_router(artifacts.router, responses=documented.JOBS)
+    if settings.metrics_enabled:
+        metrics.install(app)  # GET /metrics and its middleware
     dashboard.install(app)  # /dashboard/ and its static files
     return app

@@ -10,6 +10,7 @@ import logging
 
 import uvicorn
 
+from service.auth import auth_banner, load_token_table
 from service.grpc.server import build_grpc_server, mark_serving
 from service.main import build_app
 from service.redis_store import connect
@@ -23,8 +24,9 @@ async def serve(settings: Settings) -> None:
         raise SystemExit("serve needs REDIS_URL (or run `warmstep dev`, which starts a Redis)")
     redis = connect(settings.redis_url)
     redis_binary = connect(settings.redis_url, decode=False)
-    app = build_app(settings, redis, redis_binary)
-    grpc_server, health_servicer = build_grpc_server(settings, redis)
+    tokens = load_token_table(settings)
+    app = build_app(settings, redis, redis_binary, tokens)
+    grpc_server, health_servicer = build_grpc_server(settings, redis, tokens)
     grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
     await grpc_server.start()
     await mark_serving(health_servicer)
@@ -48,6 +50,7 @@ async def serve(settings: Settings) -> None:
             f"(docs /docs), gRPC {settings.host}:{grpc_port}",
             flush=True,
         )
+        print(f"warmstep front end: {auth_banner(tokens)}", flush=True)
     try:
         await http_task
     finally:

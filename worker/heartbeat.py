@@ -32,7 +32,10 @@ class Heartbeat:
 
     def set_current_job(self, job_id: str) -> None:
         self._info = self._info.model_copy(update={"current_job": job_id})
-        self.beat()
+        try:
+            self.beat()
+        except redis.RedisError as exc:  # the thread's next beat carries it
+            log.warning("heartbeat failed: %s", exc)
 
     def beat(self) -> None:
         self._info = self._info.model_copy(update={"heartbeat_at": time.time()})

@@ -15,6 +15,8 @@ from warmstep_client.v1 import (
     workers_pb2_grpc,
 )
 
+from service.auth import TokenTable, load_token_table
+from service.grpc.interceptors import AuthInterceptor
 from service.grpc.schedules import ScheduleServicer
 from service.grpc.training import TrainingServicer
 from service.grpc.workers import WorkerServicer
@@ -28,17 +30,23 @@ SERVICE_NAMES = (
 
 
 def build_grpc_server(
-    settings: Settings, redis: aioredis.Redis
+    settings: Settings, redis: aioredis.Redis, tokens: TokenTable | None = None
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     limit = settings.max_grpc_message_bytes
+    auth = AuthInterceptor(
+        load_token_table(settings) if tokens is None else tokens,
+        schedule_queries_open=settings.schedule_queries_open,
+    )
     server = grpc.aio.server(
+        interceptors=[auth],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
-        ]
+        ],
     )
     schedules_pb2_grpc.add_ScheduleServiceServicer_to_server(ScheduleServicer(settings), server)
-    training_pb2_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(redis), server)
+    training = TrainingServicer(redis, settings)
+    training_pb2_grpc.add_TrainingServiceServicer_to_server(training, server)
     workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(redis), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -9,13 +9,14 @@ import redis.asyncio as aioredis
 from google.protobuf import json_format
 from warmstep_client.v1 import training_pb2, training_pb2_grpc
 
+from service import bounds
 from service.grpc.errors import grpc_errors
+from service.grpc.interceptors import current_tenant
 from service.jobs import store
 from service.jobs.follow import follow_events
-from service.jobs.submit import prepare
+from warmstep.config import Settings
 from warmstep.errors import InvalidArgument
 from warmstep.job_views import JobEvent, JobPublic
-from warmstep.jobs import parse_job_spec
 
 KEEPALIVE_S = 15.0
 
@@ -29,21 +30,20 @@ def event_to_proto(event: JobEvent) -> training_pb2.JobEvent:
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self._redis = redis
+        self._settings = settings
 
     @grpc_errors
     async def SubmitJob(
         self, request: training_pb2.SubmitJobRequest, context: Any
     ) -> training_pb2.SubmitJobResponse:
-        spec = parse_job_spec(_struct_to_spec(request))
-        totals, device_class = await prepare(self._redis, spec)
-        submission = await store.submit(
+        submission = await bounds.submit_job(
             self._redis,
-            spec,
-            totals,
-            device_class,
-            idempotency_key=request.idempotency_key or None,
+            self._settings,
+            current_tenant(),
+            _struct_to_spec(request),
+            request.idempotency_key or None,
         )
         return training_pb2.SubmitJobResponse(
             job=job_to_proto(submission.job), created=submission.created
@@ -51,7 +51,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
 
     @grpc_errors
     async def GetJob(self, request: training_pb2.GetJobRequest, context: Any) -> training_pb2.Job:
-        return job_to_proto(await store.get_job(self._redis, request.job_id))
+        return job_to_proto(await store.get_job(self._redis, request.job_id, current_tenant()))
 
     @grpc_errors
     async def ListJobs(
@@ -67,7 +67,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             offset = int(request.page_token or 0)
         except ValueError:
             raise InvalidArgument("not a page token", field="page_token") from None
-        if request.page_size < 0 or request.page_size > 500 or offset < 0:
+        if not 0 <= offset <= bounds.MAX_LIST_OFFSET:
+            raise InvalidArgument("not a page token", field="page_token")
+        if request.page_size < 0 or request.page_size > 500:
             raise InvalidArgument("page_size is 0 (default 50) to 500", field="page_size")
         jobs, next_offset = await store.list_jobs(
             self._redis,
@@ -75,6 +77,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             label=label,
             limit=request.page_size or 50,
             offset=offset,
+            tenant=current_tenant(),
         )
         return training_pb2.ListJobsResponse(
             jobs=[job_to_proto(j) for j in jobs],
@@ -85,17 +88,20 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     async def CancelJob(
         self, request: training_pb2.CancelJobRequest, context: Any
     ) -> training_pb2.Job:
-        return job_to_proto(await store.cancel(self._redis, request.job_id))
+        return job_to_proto(await store.cancel(self._redis, request.job_id, current_tenant()))
 
     @grpc_errors
     async def FollowJob(
         self, request: training_pb2.FollowJobRequest, context: Any
     ) -> AsyncIterator[training_pb2.JobEvent]:
-        await store.get_job(self._redis, request.job_id)
-        cursor = request.cursor or "0-0"
-        async for event in follow_events(
-            self._redis, request.job_id, cursor, keepalive_s=KEEPALIVE_S
-        ):
+        tenant = current_tenant()
+        await store.get_job(self._redis, request.job_id, tenant)
+        cursor = bounds.check_cursor(request.cursor or "0-0", "cursor")
+        slot = await bounds.acquire_stream(
+            self._redis, tenant, self._settings.max_streams_per_tenant
+        )
+        events = follow_events(self._redis, request.job_id, cursor, keepalive_s=KEEPALIVE_S)
+        async for event in bounds.hold_stream(events, self._redis, tenant, slot):
             if event is not None:
                 yield event_to_proto(event)
 

@@ -4,6 +4,8 @@ reading) or only discovered while streaming (chunked: reading stops at the bound
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.rest.responses import json_bytes
@@ -44,10 +46,8 @@ class BodySizeLimit:
             if not refused:  # the app's own answer to the aborted read is dropped
                 await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
-            pass
         if refused:
             await self._refuse(send)
 

@@ -478,3 +478,39 @@ def test_large_curve_is_vectorised() -> None:
     picks: Sequence[int] = [0, 1, 999, 1000, 123_457, 999_999]
     for s in picks:
         assert out[s] == min(1.0, s / 1000) * 0.5 * (1 + math.cos(math.pi * s / 1_000_000))
+
+
+# ----------------------------------------------------------------------------- adversarial sizes
+
+# Each template repeats a hostile fragment n times: deep nesting, attribute walks, power towers,
+# huge literals. Around MAX_SOURCE_CHARS the parser, the size checks or the length bound must
+# refuse them with InvalidArgument: never RecursionError, MemoryError or a hang.
+TEMPLATES: list[Callable[[int], str]] = [
+    lambda n: "(" * n + "step" + ")" * n,
+    lambda n: "-" * n + "step",
+    lambda n: "not " * n + "step",
+    lambda n: "step" + " ** step" * n,
+    lambda n: "10" + " ** 10" * n,
+    lambda n: "9" * n,
+    lambda n: "1e" + "9" * n,
+    lambda n: "().__class__" + ".__base__" * n,
+    lambda n: "math.exp(" * n + "step" + ")" * n,
+    lambda n: "[" * n,
+    lambda n: "step if step else " * n + "step",
+    lambda n: "max(" + ", ".join(["step"] * n) + ")",
+    lambda n: "__import__('os')" + ".system" * n,
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(template=st.sampled_from(TEMPLATES), n=st.integers(1, 5_000), noise=st.sampled_from(TOKENS))
+def test_adversarial_sizes_give_floats_or_invalid_argument(
+    template: Callable[[int], str], n: int, noise: str
+) -> None:
+    for source in (template(n), template(n) + " " + noise, noise + template(n)):
+        try:
+            out = compile_expression(source, "step", field=FIELD)(INTS)
+        except InvalidArgument as exc:
+            assert exc.field == FIELD and exc.message
+            continue
+        assert out.dtype == np.float64 and out.shape == INTS.shape

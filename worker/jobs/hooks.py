@@ -1,12 +1,18 @@
 """The loop's callbacks for a queued job: events into the stream, checkpoints into Redis,
-metric-driven schedules fed by the evaluation loss, and the stop check."""
+metric-driven schedules fed by the evaluation loss, and the stop check.
+
+Graceful stop (SIGTERM): the loop finishes the update in progress, ``checkpoint_now`` makes it
+checkpoint at that update, and only then does the stop check answer true, so the next attempt
+resumes exactly where this one stopped."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import redis
 
 from warmstep.jobs import JobSpec
 from warmstep.schedules import ResolvedSchedule
@@ -15,6 +21,8 @@ from worker.training.events import EvalEvent, Hooks, StepEvent
 
 if TYPE_CHECKING:
     from worker.jobs.runner import Attempt
+
+log = logging.getLogger("warmstep.worker")
 
 MetricValue = Callable[[ResolvedSchedule, FloatArray, list[float]], FloatArray]
 
@@ -44,6 +52,7 @@ class JobHooks:
             on_eval=self.on_eval,
             on_checkpoint=self.on_checkpoint,
             should_cancel=self._run.should_stop,
+            checkpoint_now=self._run.ctx.stopping.is_set,
         )
 
     def on_step(self, event: StepEvent) -> None:
@@ -52,6 +61,7 @@ class JobHooks:
         data["step"] = event.step - 1
         data["attempt"] = self._run.attempt
         self._run.events.emit("step", data)
+        self._run.progressed.set()
 
     def on_eval(self, event: EvalEvent) -> None:
         data = event.to_dict()
@@ -65,6 +75,16 @@ class JobHooks:
             self._lrs[:, event.step :] = value[:, None]
 
     def on_checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Save (fenced); a Redis outage skips this checkpoint rather than failing the job."""
         step = int(state["step"])
-        if self._run.blobs.save_checkpoint(state, step):
-            self._run.events.emit("checkpoint", {"step": step - 1, "updates_done": step})
+        stopping = self._run.ctx.stopping.is_set()
+        try:
+            if self._run.blobs.save_checkpoint(state, step):
+                data: dict[str, Any] = {"step": step - 1, "updates_done": step}
+                if stopping:
+                    data["reason"] = "worker stopping"
+                self._run.events.emit("checkpoint", data)
+        except redis.RedisError as exc:
+            log.warning("checkpoint at update %s not saved: %s", step, exc)
+        if stopping:
+            self._run.stop_checkpointed.set()

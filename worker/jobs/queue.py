@@ -4,12 +4,19 @@ the running one, reclaim entries whose worker went silent, acknowledge after the
 Lease: an entry stays in the consumer group's pending list while its job runs. The running
 worker re-claims its own entry (XCLAIM, which resets the idle time) every heartbeat; an entry
 idle longer than ``lease_s`` belongs to a dead or frozen worker and XAUTOCLAIM hands it to
-another. A long healthy job is therefore never handed out twice."""
+another. A long healthy job is therefore never handed out twice.
+
+Own pending entries come first: a worker whose job process died (the supervisor restarts it
+under the same consumer name, :mod:`worker.main`), or whose attempt ended without an
+acknowledgement while it still owns the entry (Redis unreachable at the end), takes its own
+unfinished entries again before anything new; CLAIM then starts the next attempt, and the
+attempt cap bounds how often that can happen."""
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +62,12 @@ class DispatchQueue:
                     raise
 
     def next_entry(self, block_ms: int) -> DispatchEntry | None:
-        """A reclaimed entry of a silent worker first, else a new one (waiting up to block_ms)."""
+        """This consumer's own unfinished entry first, then a reclaimed entry of a silent
+        worker, else a new one (waiting up to block_ms)."""
+        for stream in self.streams:
+            own = self._own_pending(stream)
+            if own is not None:
+                return own
         for stream in self.streams:
             reclaimed = self._autoclaim(stream)
             if reclaimed is not None:
@@ -71,6 +83,20 @@ class DispatchQueue:
             for _, entries in answer or []:
                 for entry_id, fields in entries:
                     return DispatchEntry(stream, entry_id, fields["job"])
+        return None
+
+    def _own_pending(self, stream: str) -> DispatchEntry | None:
+        answer: Any = self._redis.xreadgroup(
+            keys.DISPATCH_GROUP, self._consumer, {stream: "0"}, count=10
+        )
+        for _, entries in answer or []:
+            for entry_id, fields in entries:
+                if fields:
+                    log.info(
+                        "taking back own unfinished entry %s (job %s)", entry_id, fields["job"]
+                    )
+                    return DispatchEntry(stream, entry_id, fields["job"])
+                self.ack(DispatchEntry(stream, entry_id, ""))  # deleted from the stream
         return None
 
     def _autoclaim(self, stream: str) -> DispatchEntry | None:
@@ -90,7 +116,7 @@ class DispatchQueue:
         return int(
             self._claim(
                 keys=[keys.job_record(job), keys.job_events(job)],
-                args=[self._consumer, repr(time.time()), self._max_attempts],
+                args=[self._consumer, repr(time.time()), self._max_attempts, uuid.uuid4().hex],
             )
         )
 

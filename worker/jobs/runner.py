@@ -3,11 +3,17 @@
 While it runs, a lease thread keeps the dispatch entry and watches for a cancel request; the
 loop checks a flag before every micro-batch, so cancel takes effect within one micro-batch. A
 refused fenced write (this attempt was superseded) makes the worker abandon the job without
-touching it again, and without acknowledging the entry, which another worker now owns."""
+touching it again, and without acknowledging the entry, which another worker now owns.
+
+A graceful stop (SIGTERM) checkpoints at the end of the update in progress, hands the job back
+(status ``queued``, a fresh dispatch entry) and acknowledges the old entry, so another worker
+continues at once. A Redis error is never turned into a job failure: it propagates to the
+consume loop, the entry stays pending, and the next attempt resumes from the checkpoint."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +37,8 @@ from worker.training.setup import plan_job
 
 log = logging.getLogger("warmstep.worker")
 
+EXIT_HARD_CANCEL = 70
+
 
 @dataclass
 class WorkerContext:
@@ -41,6 +49,7 @@ class WorkerContext:
     heartbeat_s: float
     max_state_bytes: int
     stopping: threading.Event  # graceful stop requested (SIGTERM)
+    cancel_grace_s: float = 30.0  # a cancel not honoured this long ends the process
 
 
 class Attempt:
@@ -55,19 +64,27 @@ class Attempt:
         self.blobs = BlobStore(ctx.binary, entry.job_id, attempt, ctx.max_state_bytes)
         self.cancel_requested = threading.Event()
         self.lost = threading.Event()  # the lease or the fence says another attempt owns it
+        self.progressed = threading.Event()  # this attempt completed an update
+        self.stop_checkpointed = threading.Event()  # graceful stop: the state is saved
         self._done = threading.Event()
         self._finish = ctx.client.register_script(lifecycle.FINISH)
         self._hand_back = ctx.client.register_script(lifecycle.HAND_BACK)
 
     def should_stop(self) -> bool:
-        return (
-            self.cancel_requested.is_set()
-            or self.lost.is_set()
-            or self.events.fenced.is_set()
-            or self.ctx.stopping.is_set()
+        """Checked before every micro-batch. A graceful stop waits for the checkpoint at the end
+        of the update in progress (none is needed before this attempt's first update)."""
+        if self.cancel_requested.is_set() or self.lost.is_set() or self.events.fenced.is_set():
+            return True
+        return self.ctx.stopping.is_set() and (
+            self.stop_checkpointed.is_set() or not self.progressed.is_set()
         )
 
     def keep_lease(self) -> None:
+        """Runs on its own thread: refresh the lease, watch for a cancel request, and end the
+        process when a cancel is not honoured within the grace period (the job is stuck in one
+        micro-batch). The supervisor then starts a new job process, which takes the entry back;
+        CLAIM sees the cancel request and records the job as cancelled."""
+        cancel_seen: float | None = None
         while not self._done.wait(self.ctx.heartbeat_s):
             try:
                 if not self.ctx.queue.keep_lease(self.entry):
@@ -76,6 +93,15 @@ class Attempt:
                     self.cancel_requested.set()
             except redis.RedisError as exc:
                 log.warning("lease refresh failed: %s", exc)
+            if self.cancel_requested.is_set():
+                cancel_seen = cancel_seen or time.monotonic()
+                if time.monotonic() - cancel_seen > self.ctx.cancel_grace_s:
+                    log.error(
+                        "job %s ignored its cancel for %.0f s: ending the job process",
+                        self.job_id,
+                        self.ctx.cancel_grace_s,
+                    )
+                    os._exit(EXIT_HARD_CANCEL)
 
     def finish(
         self,
@@ -144,6 +170,8 @@ def _run_attempt(run: Attempt) -> bool:
         result = _train(run, spec)
     except TrainingCancelled as exc:
         return _stopped(run, exc)
+    except redis.RedisError:
+        raise  # not the job's fault: the consume loop retries the entry
     except TrainingStopped as exc:
         run.finish(lifecycle.JobStatus.FAILED, code=exc.reason, message=exc.message)
         return True
@@ -175,9 +203,24 @@ def _stopped(run: Attempt, exc: TrainingCancelled) -> bool:
             lifecycle.JobStatus.CANCELLED, code="cancelled", message=f"cancelled at step {exc.step}"
         )
         return True
-    run.hand_back()
-    run.ctx.queue.hand_back(run.entry)
+    if run.hand_back():
+        run.ctx.queue.hand_back(run.entry)
+        log.info("job %s handed back at update %s", run.job_id, exc.step)
     return False
+
+
+def _resume_note(attempt: int, resume: dict[str, Any] | None) -> dict[str, Any]:
+    """The log event that tells followers which earlier events this attempt repeats."""
+    start = 0 if resume is None else int(resume["step"])
+    where = "the start (no checkpoint)" if resume is None else f"the checkpoint at step {start}"
+    return {
+        "message": (
+            f"attempt {attempt} resumed from {where}; step events of earlier attempts with "
+            f"step >= {start} are superseded by this attempt's"
+        ),
+        "resumed_from_step": start,
+        "supersedes": {"attempts_before": attempt, "from_step": start},
+    }
 
 
 def _train(run: Attempt, spec: JobSpec) -> TrainingResult:
@@ -188,13 +231,7 @@ def _train(run: Attempt, spec: JobSpec) -> TrainingResult:
     resolved = resolve_job_schedule(spec, plan)
     metric_fed = resolved is not None and resolved.kind.takes_metrics
     resume = run.blobs.load_checkpoint() if run.attempt > 1 else None
-    if resume is not None:
-        run.events.emit(
-            "log",
-            {
-                "message": f"resumed from the checkpoint at step {resume['step']}",
-                "resumed_from_step": int(resume["step"]),
-            },
-        )
+    if run.attempt > 1:
+        run.events.emit("log", _resume_note(run.attempt, resume))
     hooks = JobHooks(run, curve.lr, resolved if metric_fed else None, spec, metric_value)
     return run_training(spec, curve.lr, curve.momentum, hooks.as_hooks(), resume)

@@ -72,12 +72,16 @@ class Hooks:
     ``on_checkpoint`` receives the state every ``checkpoint_every_steps`` updates. Its tensors are
     the live ones: serialise it (``torch.save``) before returning. ``should_cancel`` is called
     before every micro-batch; returning true stops the run with :class:`TrainingCancelled`.
+    ``checkpoint_now`` is asked after every update (after the cadence checkpoint); true gives
+    ``on_checkpoint`` the state at that update as well (a graceful stop checkpoints where it
+    stops).
     """
 
     on_step: Callable[[StepEvent], None] | None = None
     on_eval: Callable[[EvalEvent], None] | None = None
     on_checkpoint: Callable[[Mapping[str, Any]], None] | None = None
     should_cancel: Callable[[], bool] | None = None
+    checkpoint_now: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,9 @@ def _after_update(run: _Run, event: StepEvent) -> EvalEvent | None:
     if spec.eval_every_steps and job.data.val_size and event.step % spec.eval_every_steps == 0:
         evaluated = _evaluate(run, event.epoch)
     on_checkpoint, every = run.hooks.on_checkpoint, spec.checkpoint_every_steps
-    if on_checkpoint is not None and every and event.step % every == 0:
+    cadence = every is not None and event.step % every == 0
+    asked = run.hooks.checkpoint_now is not None and run.hooks.checkpoint_now()
+    if on_checkpoint is not None and (cadence or asked):
         progress.elapsed_s, run.started = run.elapsed(), time.perf_counter()
         on_checkpoint(capture(job.model, job.optimizer, job.scaler, progress))
     return evaluated

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from service.jobs import store
-from service.rest.deps import RedisDep
+from service.rest.deps import RedisDep, TenantDep
 from service.rest.responses import json_response
 from warmstep import keys
 from warmstep.errors import NotFound
@@ -23,8 +23,10 @@ ARTIFACTS = {"model": "the final model state_dict", "checkpoint": "the latest ch
 
 
 @router.get("/{job_id}/artifacts", summary="The job's downloadable artifacts")
-async def list_artifacts(request: Request, redis: RedisDep, job_id: str) -> Response:
-    await store.get_job(redis, job_id)
+async def list_artifacts(
+    request: Request, redis: RedisDep, tenant: TenantDep, job_id: str
+) -> Response:
+    await store.get_job(redis, job_id, tenant)
     binary = request.app.state.redis_binary
     present = []
     for name, doc in ARTIFACTS.items():
@@ -38,8 +40,10 @@ async def list_artifacts(request: Request, redis: RedisDep, job_id: str) -> Resp
     summary="Download an artifact (torch.save bytes; torch.load(weights_only=True))",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def get_artifact(request: Request, redis: RedisDep, job_id: str, name: str) -> Response:
-    await store.get_job(redis, job_id)
+async def get_artifact(
+    request: Request, redis: RedisDep, tenant: TenantDep, job_id: str, name: str
+) -> Response:
+    await store.get_job(redis, job_id, tenant)
     if name not in ARTIFACTS:
         raise NotFound(f"no artifact {name!r}; one of {', '.join(ARTIFACTS)}", field="name")
     blob = await request.app.state.redis_binary.get(_artifact_key(job_id, name))
@@ -62,9 +66,12 @@ def _artifact_key(job_id: str, name: str) -> str:
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 async def metrics_history(
-    redis: RedisDep, job_id: str, accept: Annotated[str | None, Header()] = None
+    redis: RedisDep,
+    tenant: TenantDep,
+    job_id: str,
+    accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    await store.get_job(redis, job_id)
+    await store.get_job(redis, job_id, tenant)
     history = await store.history(redis, job_id)
     if (accept or "").split(",")[0].strip() == "text/csv":
         return Response(_csv(history["steps"]), media_type="text/csv")

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import orjson
+import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from service.rest.deps import RedisDep
+from service.rest.deps import RedisDep, TenantDep
 from service.rest.responses import json_response
 from warmstep import keys
 
@@ -36,19 +37,31 @@ async def index() -> FileResponse:
 
 
 @router.get("/dashboard/api/progress")
-async def progress(redis: RedisDep, ids: Annotated[str, Query(max_length=40_000)] = "") -> Response:
-    """``{"progress": {job_id: {"step", "loss", "lr"} | null}}`` from each job's newest step."""
+async def progress(
+    redis: RedisDep, tenant: TenantDep, ids: Annotated[str, Query(max_length=40_000)] = ""
+) -> Response:
+    """``{"progress": {job_id: {"step", "loss", "lr"} | null}}`` from each job's newest step;
+    null also for another tenant's job, as for an unknown id."""
     wanted = [i for i in ids.split(",") if i][:500]
+    owned = await _owned(redis, tenant, wanted)
     pipe = redis.pipeline(transaction=False)
-    for job_id in wanted:
+    for job_id in owned:
         pipe.xrevrange(keys.job_events(job_id), count=SCAN_EVENTS)
-    answer: dict[str, dict[str, object] | None] = {}
-    for job_id, entries in zip(wanted, await pipe.execute(), strict=True):
+    answer: dict[str, dict[str, object] | None] = dict.fromkeys(wanted)
+    for job_id, entries in zip(owned, await pipe.execute(), strict=True):
         answer[job_id] = next(
             (_step(fields["data"]) for _, fields in entries if fields.get("type") == "step"),
             None,
         )
     return json_response({"progress": answer})
+
+
+async def _owned(redis: aioredis.Redis, tenant: str, ids: list[str]) -> list[str]:
+    pipe = redis.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(keys.job_record(job_id), "tenant")
+    owners = await pipe.execute()
+    return [i for i, owner in zip(ids, owners, strict=True) if owner == tenant]
 
 
 def _step(raw: str) -> dict[str, object]:

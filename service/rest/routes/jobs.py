@@ -8,14 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response, StreamingResponse
 
+from service import bounds
 from service.jobs import store
 from service.jobs.follow import follow_events
-from service.jobs.submit import prepare
-from service.rest.deps import RedisDep
+from service.rest.deps import RedisDep, SettingsDep, StreamTenantDep, TenantDep
 from service.rest.responses import json_bytes, json_response
 from warmstep.errors import InvalidArgument
 from warmstep.job_views import JobPublic
-from warmstep.jobs import parse_job_spec
 from warmstep.lifecycle import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -26,6 +25,8 @@ KEEPALIVE_S = 15.0
 @router.post("", status_code=201, response_model=JobPublic, summary="Submit a training job")
 async def submit_job(
     redis: RedisDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
     body: Annotated[
         dict[str, Any],
         Body(
@@ -44,11 +45,7 @@ async def submit_job(
     ],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
-    spec = parse_job_spec(body)
-    totals, device_class = await prepare(redis, spec)
-    submission = await store.submit(
-        redis, spec, totals, device_class, idempotency_key=idempotency_key
-    )
+    submission = await bounds.submit_job(redis, settings, tenant, body, idempotency_key)
     status = 201 if submission.created else 200
     return json_response(submission.job.model_dump(mode="json"), status)
 
@@ -56,10 +53,11 @@ async def submit_job(
 @router.get("", summary="List jobs, newest first")
 async def list_jobs(
     redis: RedisDep,
+    tenant: TenantDep,
     status: JobStatus | None = None,
     label: Annotated[str | None, Query(description="key=value")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=bounds.MAX_LIST_OFFSET)] = 0,
 ) -> Response:
     pair = None
     if label is not None:
@@ -73,6 +71,7 @@ async def list_jobs(
         label=pair,
         limit=limit,
         offset=offset,
+        tenant=tenant,
     )
     return json_response(
         {"jobs": [j.model_dump(mode="json") for j in jobs], "next_offset": next_offset}
@@ -80,13 +79,13 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="One job")
-async def get_job(redis: RedisDep, job_id: str) -> Response:
-    return json_response((await store.get_job(redis, job_id)).model_dump(mode="json"))
+async def get_job(redis: RedisDep, tenant: TenantDep, job_id: str) -> Response:
+    return json_response((await store.get_job(redis, job_id, tenant)).model_dump(mode="json"))
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, summary="Cancel a job")
-async def cancel_job(redis: RedisDep, job_id: str) -> Response:
-    return json_response((await store.cancel(redis, job_id)).model_dump(mode="json"))
+async def cancel_job(redis: RedisDep, tenant: TenantDep, job_id: str) -> Response:
+    return json_response((await store.cancel(redis, job_id, tenant)).model_dump(mode="json"))
 
 
 @router.get(
@@ -96,15 +95,19 @@ async def cancel_job(redis: RedisDep, job_id: str) -> Response:
 )
 async def job_events(
     redis: RedisDep,
+    settings: SettingsDep,
+    tenant: StreamTenantDep,
     job_id: str,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[str | None, Query(description="Resume after this event id")] = None,
 ) -> StreamingResponse:
-    await store.get_job(redis, job_id)
-    cursor = last_event_id or after or "0-0"
+    await store.get_job(redis, job_id, tenant)
+    cursor = bounds.check_cursor(last_event_id or after or "0-0", "Last-Event-ID")
+    slot = await bounds.acquire_stream(redis, tenant, settings.max_streams_per_tenant)
+    events = follow_events(redis, job_id, cursor, keepalive_s=KEEPALIVE_S)
 
     async def stream() -> AsyncIterator[bytes]:
-        async for event in follow_events(redis, job_id, cursor, keepalive_s=KEEPALIVE_S):
+        async for event in bounds.hold_stream(events, redis, tenant, slot):
             if event is None:
                 yield b": keep-alive\n\n"
                 continue

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from service.metrics import MetricsMiddleware, ProcessMetrics, SnapshotCollector, read_snapshot
-from service.rest.deps import RedisDep
+from service.rest.deps import RedisDep, require_metrics_access
 
 router = APIRouter(tags=["observability"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    include_in_schema=False,
+    dependencies=[Depends(require_metrics_access)],  # a token while auth is on, unless open
+)
 async def metrics(request: Request, redis: RedisDep) -> Response:
     process: ProcessMetrics = request.app.state.metrics
     snapshot = await read_snapshot(redis, process.tally)

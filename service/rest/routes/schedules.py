@@ -8,11 +8,12 @@ import anyio
 import numpy as np
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
-from warmstep.plan import PlanRequest, plan
 
+from service.bounds import check_evaluate
 from service.rest.deps import SettingsDep
 from service.rest.responses import json_response
 from warmstep.catalog import kinds_of
+from warmstep.plan import PlanRequest, plan
 from warmstep.queries import EvaluateRequest, Evaluation, evaluate
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
@@ -38,6 +39,7 @@ _EVALUATE_RESPONSES: dict[int | str, dict[str, object]] = {
 async def evaluate_route(
     request: EvaluateRequest, settings: SettingsDep, accept: str | None = Header(default=None)
 ) -> Response:
+    check_evaluate(request, settings)
     limit = settings.max_steps_per_query
     if request.steps > THREAD_ABOVE_STEPS:
         result = await anyio.to_thread.run_sync(lambda: evaluate(request, max_steps=limit))
