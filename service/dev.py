@@ -7,7 +7,6 @@ processes, prints where everything listens, and on Ctrl-C or SIGTERM stops the c
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -17,21 +16,13 @@ from pathlib import Path
 from types import FrameType
 
 from service.auth import redact_url
-from service.embedded_redis import EmbeddedRedis
+from service.embedded_redis import EmbeddedRedis, die_with_parent
 from warmstep.config import Settings
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", command], env=env, preexec_fn=_die_with_parent
+        [sys.executable, "-m", "service.cli", command], env=env, preexec_fn=die_with_parent
     )
 
 

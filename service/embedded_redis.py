@@ -6,14 +6,27 @@ Used by ``warmstep dev`` and tests."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import redis
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child before exec: receive SIGTERM when the parent dies (Linux), so no orphan is
+    left even if the supervisor is killed with SIGKILL."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def redis_server_binary() -> str:
@@ -67,7 +80,11 @@ class EmbeddedRedis:
             "--logfile",
             str(self.data_dir / "redis.log"),
         ]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        # Its own session: a terminal's Ctrl-C reaches the supervisor, which stops Redis last,
+        # after the processes that write to it. PR_SET_PDEATHSIG still ends it with its parent.
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent
+        )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:

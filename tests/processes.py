@@ -16,7 +16,11 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    command: list[str], env: dict[str, str], log: Path, *, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """``new_session``: the child leads its own process group, as a command typed in a terminal
+    does, so a test can send the group a terminal's Ctrl-C (``os.killpg(pid, SIGINT)``)."""
     with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "service.cli", *command],
@@ -24,6 +28,7 @@ def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
             cwd=ROOT,
             stdout=handle,
             stderr=subprocess.STDOUT,
+            start_new_session=new_session,
         )
 
 

@@ -69,3 +69,71 @@ def test_api(api_schema: Any, auth_stack: Stack, path: str, method: str, data: A
     case.call_and_validate(
         base_url=auth_stack.base_url, headers=bearer("fuzz"), checks=CHECKS, timeout=30
     )
+
+
+HOSTILE_STRINGS = [
+    "().__class__.__bases__[0].__subclasses__()",
+    "__import__('os').system('true')",
+    "10**10**10",
+    "(" * 150 + "step" + ")" * 150,
+    "step ** step ** step",
+    "1e999999 * step",
+    "math.exp(step * 1e6)",
+    "cos",
+    "linear",
+    "min",
+    "",
+]
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats()
+    | st.sampled_from(HOSTILE_STRINGS)
+)
+json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=4), max_leaves=8)
+
+
+@pytest.fixture(scope="module")
+def kinds(auth_stack: Stack) -> list[dict[str, Any]]:
+    import httpx
+
+    answer = httpx.get(f"{auth_stack.base_url}/v1/schedules/kinds", headers=bearer("fuzz"))
+    found: list[dict[str, Any]] = answer.json()["kinds"]
+    return found
+
+
+@settings(max_examples=EXAMPLES * 10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_evaluate_real_kinds_with_hostile_arguments(
+    auth_stack: Stack, kinds: list[dict[str, Any]], data: Any
+) -> None:
+    """Random arguments (by the kind's own parameter names) to every kind: 200 or 422 naming a
+    field, never a 5xx: the engine's errors all surface as InvalidArgument."""
+    import httpx
+
+    kind = data.draw(st.sampled_from(kinds))
+    names = sorted(kind["parameters"].get("properties", {}))
+    arguments = data.draw(st.dictionaries(st.sampled_from(names or ["x"]), json_values))
+    body = {
+        "schedule": {"type": kind["name"], "library": kind["library"], **arguments},
+        "base_lr": data.draw(st.sampled_from([0.1, [0.1, 0.01], None])),
+        "steps": data.draw(st.integers(1, 2000)),
+        "metrics": data.draw(st.none() | st.lists(st.floats(), max_size=20)),
+    }
+    answer = httpx.post(
+        f"{auth_stack.base_url}/v1/schedules/evaluate",
+        content=_dumps(body),
+        headers=bearer("fuzz") | {"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert answer.status_code in (200, 422), (body, answer.text)
+    if answer.status_code == 422:
+        assert answer.json()["error"]["message"]
+
+
+def _dumps(body: Any) -> bytes:
+    """JSON with NaN and Infinity as Python writes them (an attacker may send them too)."""
+    import json
+
+    return json.dumps(body).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -20,7 +21,7 @@ def test_dev_stack_starts_serves_and_stops_cleanly(
 ) -> None:
     http_port, grpc_port = free_port(), free_port()
     env = {**clean_env, "WARMSTEP_HTTP_PORT": str(http_port), "WARMSTEP_GRPC_PORT": str(grpc_port)}
-    dev = spawn(["dev"], env, tmp_path / "dev.log")
+    dev = spawn(["dev"], env, tmp_path / "dev.log", new_session=True)
     base = f"http://127.0.0.1:{http_port}"
     try:
         assert wait_for(lambda: httpx.get(f"{base}/healthz").json(), "healthz") == {"status": "ok"}
@@ -46,13 +47,15 @@ def test_dev_stack_starts_serves_and_stops_cleanly(
 
         family = descendants(dev.pid)
         assert len(family) >= 3, "redis-server, front end and worker run as children"
-        dev.send_signal(signal.SIGINT)
+        os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
         assert dev.wait(timeout=60) == 0
         left = [pid for pid in family if alive(pid)]
         assert left == [], f"children left running: {left}"
         assert (tmp_path / "data" / "redis" / "appendonly.aof").exists() or any(
             (tmp_path / "data" / "redis").glob("appendonly*")
         )
+        log = (tmp_path / "dev.log").read_text()
+        assert "Redis unreachable" not in log, "Redis stopped before the processes using it"
     finally:
         if dev.poll() is None:
             dev.kill()
