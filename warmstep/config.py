@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(2.0, gt=0, description="Worker heartbeat and lease refresh period.")
     heartbeat_ttl_s: float = Field(10.0, gt=0, description="A worker is gone after this silence.")
     lease_s: float = Field(30.0, gt=0, description="A dispatch entry idle this long is reclaimed.")
+    cancel_grace_s: float = Field(
+        30.0, gt=0, description="A cancel not honoured within this is enforced by a hard kill."
+    )
     max_attempts: int = Field(
         3, ge=1, le=100, description="Attempts before the dead-letter stream."
     )
@@ -73,6 +76,15 @@ class Settings(BaseSettings):
     max_streams_per_tenant: int = Field(
         256, ge=1, description="Concurrent job follows (SSE or FollowJob) of one tenant."
     )
+    max_streams_total: int = Field(
+        768, ge=1, description="Concurrent job follows of all tenants on one front end."
+    )
+    redis_max_connections: int = Field(
+        1024, ge=16, description="Front end's Redis pool; each open follow holds one."
+    )
+    http_keep_alive_s: int = Field(
+        30, ge=1, description="Idle HTTP keep-alive; short ones race busy clients' reuse."
+    )
     max_job_runtime_s: float = Field(
         24 * 3600.0, gt=0, description="Cap on a job's max_runtime_s (and its default)."
     )
@@ -93,6 +105,8 @@ class Settings(BaseSettings):
     def _lease_outlives_heartbeat(self) -> Settings:
         if self.heartbeat_ttl_s <= self.heartbeat_s:
             raise ValueError("heartbeat_ttl_s must exceed heartbeat_s (else live workers vanish)")
+        if self.max_streams_total + 64 > self.redis_max_connections:
+            raise ValueError("redis_max_connections must exceed max_streams_total by 64 or more")
         if self.lease_s <= self.heartbeat_s:
             raise ValueError("lease_s must exceed heartbeat_s (else healthy jobs are reclaimed)")
         return self

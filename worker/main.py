@@ -39,8 +39,6 @@ from worker.jobs.runner import WorkerContext, run_entry
 log = logging.getLogger("warmstep.worker")
 
 WORKER_ID_ENV = "WARMSTEP_WORKER_ID"  # set by the supervisor for its job process
-CANCEL_GRACE_ENV = "WARMSTEP_CANCEL_GRACE_S"  # cooperative cancel, then a hard kill
-DEFAULT_CANCEL_GRACE_S = 30.0
 _PR_SET_PDEATHSIG = 1
 _STABLE_AFTER_S = 60.0  # a job process that lived this long resets the restart backoff
 
@@ -150,7 +148,7 @@ def run_job_process(settings: Settings, worker_id: str) -> None:
         settings.heartbeat_s,
         settings.max_state_bytes,
         stopping,
-        float(os.environ.get(CANCEL_GRACE_ENV, DEFAULT_CANCEL_GRACE_S)),
+        settings.cancel_grace_s,
     )
     heartbeat.start()
     print(f"warmstep worker {info.id}: device {info.device_kind}, pid {info.pid}", flush=True)

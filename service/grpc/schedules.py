@@ -7,15 +7,16 @@ from typing import Any
 
 import anyio
 from google.protobuf import json_format, struct_pb2
-from warmstep.plan import PlanRequest, plan
-from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
+from service.bounds import check_evaluate
 from service.grpc.errors import grpc_errors
 from service.grpc.validation import validate
 from warmstep.catalog import kinds_of
 from warmstep.config import Settings
+from warmstep.plan import PlanRequest, plan
 from warmstep.queries import EvaluateRequest, Evaluation, evaluate
 from warmstep.schedules._core import FloatArray
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 DEFAULT_CHUNK_STEPS = 65_536
 THREAD_ABOVE_STEPS = 50_000
@@ -34,15 +35,18 @@ def evaluate_request_from_proto(message: schedules_pb2.EvaluateRequest) -> Evalu
 
 
 def _series(block: FloatArray | None) -> list[schedules_pb2.Series]:
-    return [] if block is None else [schedules_pb2.Series(values=row) for row in block]
+    # tolist() first: protobuf copies a Python list far faster than it iterates a numpy array.
+    return [] if block is None else [schedules_pb2.Series(values=row.tolist()) for row in block]
 
 
 class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
     def __init__(self, settings: Settings) -> None:
         self._max_steps = settings.max_steps_per_query
+        self._settings = settings
 
     async def _evaluate(self, message: schedules_pb2.EvaluateRequest) -> Evaluation:
         request = _validated(message)
+        check_evaluate(request, self._settings)
         if request.steps > THREAD_ABOVE_STEPS:
             return await anyio.to_thread.run_sync(
                 lambda: evaluate(request, max_steps=self._max_steps)
@@ -58,7 +62,7 @@ class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
             steps=result.steps,
             lr=_series(result.lr),
             momentum=_series(result.momentum),
-            index=[] if result.index is None else result.index,
+            index=[] if result.index is None else result.index.tolist(),
         )
 
     @grpc_errors

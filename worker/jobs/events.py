@@ -1,7 +1,8 @@
 """Per-step events into the job's Redis stream without slowing the loop.
 
 The loop only appends to a buffer (no I/O on the training thread); a flusher thread writes the
-buffer every ``flush_s`` through the fenced ``APPEND_EVENTS`` script, many events per call. When
+buffer through the fenced ``APPEND_EVENTS`` script as soon as events arrive, at most once per
+``batch_s``, many events per call. When
 the fence refuses (the job was re-claimed by another attempt, or cancelled), ``fenced`` is set
 and the loop stops at its next check.
 
@@ -28,7 +29,10 @@ CLOSE_RETRIES = 30
 
 
 class EventWriter:
-    def __init__(self, client: redis.Redis, job_id: str, attempt: int, flush_s: float = 0.1):
+    def __init__(
+        self, client: redis.Redis, job_id: str, attempt: int, flush_s: float = 0.1,
+        batch_s: float = 0.02,
+    ):
         self._redis = client
         self._keys = [keys.job_record(job_id), keys.job_events(job_id)]
         self._attempt = str(attempt)
@@ -37,6 +41,8 @@ class EventWriter:
         self._written = 0  # events of this attempt already in the stream
         self._lock = threading.Lock()
         self._flush_s = flush_s
+        self._batch_s = batch_s
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self.fenced = threading.Event()
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
@@ -49,6 +55,7 @@ class EventWriter:
         encoded = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
         with self._lock:
             self._buffer.append((kind, encoded))
+        self._wake.set()
 
     def flush(self) -> bool:
         """Write what is buffered, in order; False once the fence has refused a write. A Redis
@@ -70,15 +77,21 @@ class EventWriter:
         return False
 
     def _run(self) -> None:
-        while not self._stop.wait(self._flush_s):
+        """Write as soon as an event arrives (a follower sees the first step at once), then let
+        ``batch_s`` pass before the next write so a fast loop's events go many to a call."""
+        while not self._stop.is_set():
+            self._wake.wait(self._flush_s)
+            self._wake.clear()
             try:
                 self.flush()
             except redis.RedisError as exc:  # keep the buffer's order: retried next round
                 log.warning("event flush failed, will retry: %s", exc)
+            self._stop.wait(self._batch_s)
 
     def close(self) -> bool:
         """Stop the flusher and write what is left (retrying while Redis is unreachable)."""
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         for _ in range(CLOSE_RETRIES):
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -47,7 +49,16 @@ def resolve_device(choice: str) -> torch.device:
 
 
 def load_job_data(spec: JobSpec) -> Dataset:
-    return load_dataset(spec.data.name, spec.data.kwargs, spec.data.validation_fraction, spec.seed)
+    """The job's data set, split and standardised. The last few are kept: a job's totals
+    (``plan_job``) and its run (``prepare``) load the same data, and so do repeated jobs. The
+    loop never writes into these tensors."""
+    kwargs = json.dumps(spec.data.kwargs, sort_keys=True)
+    return _load_cached(spec.data.name, kwargs, spec.data.validation_fraction, spec.seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str, kwargs_json: str, validation_fraction: float, seed: int) -> Dataset:
+    return load_dataset(name, json.loads(kwargs_json), validation_fraction, seed)
 
 
 def plan_job(spec: JobSpec) -> TrainingPlan:
