@@ -30,8 +30,10 @@ def render() -> str:
     rows = []
     for kind in catalog():
         doc = kind["doc"].replace("|", "\\|")
-        flags = ["yes" if kind[f] else "no" for f in
-                 ("needs_base_lr", "takes_metrics", "cycles_momentum")]
+        flags = [
+            "yes" if kind[f] else "no"
+            for f in ("needs_base_lr", "takes_metrics", "cycles_momentum")
+        ]
         rows.append(f"| {kind['library']} | `{kind['name']}` | {' | '.join(flags)} | {doc} |")
     return HEADER + "\n".join(rows) + "\n"
 

@@ -8,9 +8,9 @@ import venv
 from pathlib import Path
 
 import numpy as np
+from warmstep_client import WarmstepClient, WarmstepGrpcClient
 
 from tests.processes import ROOT, Stack
-from warmstep_client import WarmstepClient, WarmstepGrpcClient
 
 
 def test_rest_and_grpc_clients_give_the_same_numpy_curves(stack: Stack) -> None:
@@ -31,8 +31,10 @@ def test_client_package_installs_in_a_clean_venv_without_torch_or_fastapi(
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet",
-                    str(ROOT / "clients" / "python")], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(ROOT / "clients" / "python")],
+        check=True,
+    )
     script = textwrap.dedent(f"""
         import importlib.util, sys
         assert importlib.util.find_spec("torch") is None
@@ -43,4 +45,6 @@ def test_client_package_installs_in_a_clean_venv_without_torch_or_fastapi(
         print(curve.lr.tolist())
     """)
     out = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "[[1.0, 1.0, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002]]"
+    assert (
+        out.stdout.strip() == "[[1.0, 1.0, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002]]"
+    )

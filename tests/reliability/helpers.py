@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -82,13 +83,17 @@ def kill(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
         wait_for(lambda: not alive(pid) or None, f"process {pid} to die", timeout_s=10)
 
 
+def entries(db: redis.Redis, stream: str) -> list[tuple[str, dict[str, str]]]:
+    """Every entry of a stream (a client with decode_responses=True)."""
+    found: Any = db.xrange(stream)
+    return [(str(i), dict(f)) for i, f in found]
+
+
 def events(db: redis.Redis, job_id: str) -> list[tuple[str, str, int, dict[str, Any]]]:
     """(id, type, attempt, data) of every event of the job, in stream order."""
-    import json
-
     return [
         (i, f["type"], int(f["attempt"]), json.loads(f["data"]))
-        for i, f in db.xrange(keys.job_events(job_id))
+        for i, f in entries(db, keys.job_events(job_id))
     ]
 
 

@@ -14,6 +14,7 @@ from warmstep_client import WarmstepClient
 from tests.processes import Stack, alive, wait_for
 from tests.reliability.helpers import (
     assert_same_weights,
+    entries,
     events,
     kill,
     replace_worker,
@@ -159,10 +160,10 @@ def test_sigterm_checkpoints_hands_back_and_the_job_continues_elsewhere(
     assert any(t == "status" and d["status"] == "queued" and a == 1 for _, t, a, d in stream)
     # Handed back (a fresh dispatch entry), not reclaimed after a lease: two entries, none pending.
     stream_key = keys.dispatch_stream("cpu")
-    entries = [i for i, f in pool_redis.xrange(stream_key) if f["job"] == job["id"]]
-    assert len(entries) == 2
+    mine = [i for i, f in entries(pool_redis, stream_key) if f["job"] == job["id"]]
+    assert len(mine) == 2
     pending = pool_redis.xpending_range(stream_key, keys.DISPATCH_GROUP, "-", "+", 1000)
-    assert not {p["message_id"] for p in pending} & set(entries)
+    assert not {p["message_id"] for p in pending} & set(mine)
     replace_worker(pool, supervisor)
 
 
@@ -180,7 +181,7 @@ def test_poison_job_is_dead_lettered_and_the_workers_keep_serving(
     assert final["error"]["code"] == "attempts_exhausted"
     assert "3 attempts" in final["error"]["message"]
     assert final["attempt"] == 3
-    dead = [f for _, f in pool_redis.xrange(keys.DEAD_LETTER_STREAM) if f["job"] == poison["id"]]
+    dead = [f for _, f in entries(pool_redis, keys.DEAD_LETTER_STREAM) if f["job"] == poison["id"]]
     assert len(dead) == 1
     assert all(w.poll() is None for w in pool.workers)  # no supervisor went down with the job
     wait_for(lambda: pool.live_workers() == 2 or None, "both workers serving again", timeout_s=60)
