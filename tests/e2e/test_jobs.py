@@ -208,3 +208,20 @@ def test_metrics_history_as_csv_has_a_row_per_step(client: WarmstepClient, stack
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("step,") and "lr_0" in lines[0] and "superseded_by" in lines[0]
     assert len(lines) == 1 + len(history["steps"]) == 5
+
+
+def test_metric_driven_schedule_is_fed_by_the_evaluation_loss(client: WarmstepClient) -> None:
+    # mode "max" on a falling validation loss never improves: the LR halves at every evaluation
+    # after the first, exactly as the engine's value for the same metric series.
+    schedule = {"type": "ReduceLROnPlateau", "mode": "max", "patience": 0, "factor": 0.5}
+    spec = {**DIGITS_MLP, "schedule": schedule, "max_steps": 24, "eval_every_steps": 6}
+    final, history = run(client, spec)
+    assert final["status"] == "succeeded", final["error"]
+    evals = [e for e in history["evals"] if e["superseded_by"] is None]
+    losses = [e["val_loss"] for e in evals]
+    assert len(losses) >= 3
+    values = client.evaluate(schedule, steps=len(losses) + 1, base_lr=0.05, metrics=losses).lr[0]
+    assert values[-1] < values[0]
+    for row in standing(history):
+        done = sum(1 for e in evals if e["step"] + 1 <= row["step"])
+        assert row["lr"][0] == values[done]
