@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from warmstep_client import WarmstepClient, WarmstepError
 
 from tests.processes import Stack
+from warmstep_client import WarmstepClient, WarmstepError
 
 DIGITS_MLP: dict[str, Any] = {
     "model": {"name": "mlp", "hidden_sizes": [32]},
