@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format generate checkgenerate bench clean install-run install-test
+.PHONY: run test lint format generate checkgenerate bench fuzz clean install-run install-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ checkgenerate: install-test
 	diff -r $$tmp/v1 clients/python/src/warmstep_client/v1 >/dev/null || \
 	{ echo "generated code is stale: run make generate" >&2; rm -rf $$tmp; exit 1; }; \
 	rm -rf $$tmp; echo "generated code is up to date"
+
+# A longer fuzzing run than the bounded one in `make test`.
+fuzz: install-test
+	WARMSTEP_FUZZ_EXAMPLES=500 $(PY) -m pytest tests/security/test_api_fuzz.py tests/security/test_grpc_fuzz.py
 
 bench: install-test
 	$(PY) -m bench

@@ -42,11 +42,16 @@ def _runner(name: str, profile: bool) -> Callable[[Size], list[Table]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"benchmarks to run, of {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run, of {', '.join(BENCHMARKS)} (default: all)",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny sizes (smoke test)")
-    parser.add_argument("--profile", action="store_true",
-                        help="engine: cProfile the kinds that miss the target")
+    parser.add_argument(
+        "--profile", action="store_true", help="engine: cProfile the kinds that miss the target"
+    )
     parser.add_argument("--queue-jobs", type=int, default=None, help="queue: how many jobs")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
@@ -57,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         size = dataclasses.replace(size, queue_jobs=args.queue_jobs)
     names = args.names or list(BENCHMARKS)
     began = time.perf_counter()
-    print(f"# warmstep benchmarks ({size.name} size)\n\nmachine: {machine()}\n"
-          f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}\n",
-          flush=True)
+    print(
+        f"# warmstep benchmarks ({size.name} size)\n\nmachine: {machine()}\n"
+        f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}\n",
+        flush=True,
+    )
     for name in names:
         start = time.perf_counter()
         for table in _runner(name, args.profile)(size):

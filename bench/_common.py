@@ -40,8 +40,19 @@ class Size:
     queue_jobs: int
 
 
-FULL = Size("full", 1_000_000, 100_000, 3, (1_000, 100_000, 1_000_000), 3.0,
-            (2000, 100), 20, (1, 50, 200), 200, 1000)
+FULL = Size(
+    "full",
+    1_000_000,
+    100_000,
+    3,
+    (1_000, 100_000, 1_000_000),
+    3.0,
+    (2000, 100),
+    20,
+    (1, 50, 200),
+    200,
+    1000,
+)
 TINY = Size("tiny", 2_000, 200, 1, (1_000,), 0.2, (10, 2), 1, (1, 2), 5, 4)
 
 
@@ -58,10 +69,16 @@ class Table:
     def render(self) -> str:
         widths = [max(len(c) for c in col) for col in zip(self.columns, *self.rows, strict=True)]
         line = " | ".join(f"{c:<{w}}" for c, w in zip(self.columns, widths, strict=True))
-        out = [f"## {self.title}", "", f"| {line} |",
-               "| " + " | ".join("-" * w for w in widths) + " |"]
-        out += ["| " + " | ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=True)) + " |"
-                for r in self.rows]
+        out = [
+            f"## {self.title}",
+            "",
+            f"| {line} |",
+            "| " + " | ".join("-" * w for w in widths) + " |",
+        ]
+        out += [
+            "| " + " | ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=True)) + " |"
+            for r in self.rows
+        ]
         out += [""] + [f"- {n}" for n in self.notes]
         return "\n".join(out) + "\n"
 
@@ -97,8 +114,12 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def wait_for(check: Callable[[], T | None], what: str, timeout_s: float = 60.0,
-             alive: Sequence[subprocess.Popen[bytes]] = ()) -> T:
+def wait_for(
+    check: Callable[[], T | None],
+    what: str,
+    timeout_s: float = 60.0,
+    alive: Sequence[subprocess.Popen[bytes]] = (),
+) -> T:
     """Poll ``check`` until it answers; fail early when one of ``alive`` has exited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -140,8 +161,13 @@ class Stack:
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as handle:  # the child keeps its own descriptor
-        return subprocess.Popen([sys.executable, "-m", "service.cli", *command], env=env,
-                                cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "service.cli", *command],
+            env=env,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @contextlib.contextmanager
@@ -153,18 +179,31 @@ def stack(workers: int = 0, **settings: Any) -> Iterator[Stack]:
         redis = EmbeddedRedis(logs / "redis")
         redis.start()
         http_port, grpc_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("WARMSTEP_") and k != "REDIS_URL"}
-        env |= {"REDIS_URL": redis.url, "WARMSTEP_HTTP_PORT": str(http_port),
-                "WARMSTEP_GRPC_PORT": str(grpc_port), "WARMSTEP_DATA_DIR": str(logs / "data"),
-                "WARMSTEP_LOG_LEVEL": "warning", "WARMSTEP_WORKER_DEVICE": "cpu"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("WARMSTEP_") and k != "REDIS_URL"
+        }
+        env |= {
+            "REDIS_URL": redis.url,
+            "WARMSTEP_HTTP_PORT": str(http_port),
+            "WARMSTEP_GRPC_PORT": str(grpc_port),
+            "WARMSTEP_DATA_DIR": str(logs / "data"),
+            "WARMSTEP_LOG_LEVEL": "warning",
+            "WARMSTEP_WORKER_DEVICE": "cpu",
+        }
         env |= {f"WARMSTEP_{k.upper()}": str(v) for k, v in settings.items()}
-        running = Stack(redis, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", env,
-                        [], logs)
+        running = Stack(
+            redis, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", env, [], logs
+        )
         try:
             running.processes.append(_spawn(["serve"], env, logs / "serve.log"))
-            wait_for(lambda: httpx.get(f"{running.http}/healthz", timeout=2).is_success or None,
-                     "the front end", 60, running.processes)
+            wait_for(
+                lambda: httpx.get(f"{running.http}/healthz", timeout=2).is_success or None,
+                "the front end",
+                60,
+                running.processes,
+            )
             for _ in range(workers):
                 running.add_worker()
             if workers:
@@ -202,5 +241,7 @@ def machine() -> str:
     import numpy
     import torch
 
-    return (f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-            f"numpy {numpy.__version__}, torch {torch.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"numpy {numpy.__version__}, torch {torch.__version__}"
+    )

@@ -94,8 +94,9 @@ def engine_seconds(kind: Kind, spec: dict[str, Any], steps: int, repeats: int) -
     metrics = metric_series(steps) if kind.takes_metrics else None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the engine must not warn
-        return best_of(repeats, lambda: resolve_spec(spec).evaluate(
-            EvalContext(steps, BASE_LR, metrics)))
+        return best_of(
+            repeats, lambda: resolve_spec(spec).evaluate(EvalContext(steps, BASE_LR, metrics))
+        )
 
 
 def profile_kind(kind: Kind, steps: int, top: int = 8) -> str:
@@ -109,7 +110,7 @@ def profile_kind(kind: Kind, steps: int, top: int = 8) -> str:
     pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(top)
     lines = [ln for ln in buffer.getvalue().splitlines() if ln.strip()]
     start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
-    return "\n".join(f"    {ln}" for ln in lines[start:start + top + 1])
+    return "\n".join(f"    {ln}" for ln in lines[start : start + top + 1])
 
 
 def run(size: Size, *, profile: bool = False) -> list[Table]:
@@ -125,8 +126,9 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
         ref = reference_seconds(kind, spec, ref_n)
         sequential = kind.takes_metrics
         if ref is None:
-            table.add(kind.name, kind.library.value, engine * 1e3, "-", "-",
-                      "no reference in this venv")
+            table.add(
+                kind.name, kind.library.value, engine * 1e3, "-", "-", "no reference in this venv"
+            )
             continue
         scaled = ref * n / ref_n
         ratio = scaled / engine
@@ -148,6 +150,7 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
     ]
     if profile:
         for kind in misses:
-            table.notes.append(f"profile of {kind.name} (cProfile, tottime):\n"
-                               + profile_kind(kind, n))
+            table.notes.append(
+                f"profile of {kind.name} (cProfile, tottime):\n" + profile_kind(kind, n)
+            )
     return [table]

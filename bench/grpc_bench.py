@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 import grpc
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 from bench._common import Size, Table, percentile, stack
 from bench.load import Load
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 CONCURRENCY = 16
 MAX_MESSAGE = 256 * 1024 * 1024
@@ -22,10 +22,16 @@ MAX_MESSAGE = 256 * 1024 * 1024
 
 def evaluate_request(steps: int, points: int = 0) -> schedules_pb2.EvaluateRequest:
     schedule = struct_pb2.Struct()
-    schedule.update({"type": "get_cosine_schedule_with_warmup",
-                     "num_warmup_steps": steps // 10, "num_training_steps": steps})
-    return schedules_pb2.EvaluateRequest(schedule=schedule, base_lr=[0.1], steps=steps,
-                                         points=points)
+    schedule.update(
+        {
+            "type": "get_cosine_schedule_with_warmup",
+            "num_warmup_steps": steps // 10,
+            "num_training_steps": steps,
+        }
+    )
+    return schedules_pb2.EvaluateRequest(
+        schedule=schedule, base_lr=[0.1], steps=steps, points=points
+    )
 
 
 async def _load(call: Callable[[], Awaitable[object]], seconds: float) -> Load:
@@ -45,8 +51,14 @@ async def _load(call: Callable[[], Awaitable[object]], seconds: float) -> Load:
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return Load(len(latencies), time.perf_counter() - began, percentile(latencies, 50),
-                percentile(latencies, 99), errors, "grpc.aio")
+    return Load(
+        len(latencies),
+        time.perf_counter() - began,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        errors,
+        "grpc.aio",
+    )
 
 
 async def _table(address: str, size: Size) -> Table:
@@ -55,8 +67,10 @@ async def _table(address: str, size: Size) -> Table:
         f"{size.load_seconds:g} s per row",
         ["call", "values", "calls/s", "vs Health/Check", "p50 ms", "p99 ms", "errors"],
     )
-    options = [("grpc.max_receive_message_length", MAX_MESSAGE),
-               ("grpc.max_send_message_length", MAX_MESSAGE)]
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE),
+        ("grpc.max_send_message_length", MAX_MESSAGE),
+    ]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         schedules = schedules_pb2_grpc.ScheduleServiceStub(channel)
@@ -81,14 +95,23 @@ async def _table(address: str, size: Size) -> Table:
             ):
                 load = await _load(call, size.load_seconds)
                 _row(table, f"{label} {steps:,} steps", values, load, constant)
-    table.notes.append("client and server share the machine's 2 cores; curves as in the REST "
-                       "table (get_cosine_schedule_with_warmup); values are packed doubles")
+    table.notes.append(
+        "client and server share the machine's 2 cores; curves as in the REST "
+        "table (get_cosine_schedule_with_warmup); values are packed doubles"
+    )
     return table
 
 
 def _row(table: Table, label: str, values: object, load: Load, constant: Load) -> None:
-    table.add(label, values, load.rps, f"{load.rps / constant.rps:.0%}", load.p50_ms,
-              load.p99_ms, load.errors)
+    table.add(
+        label,
+        values,
+        load.rps,
+        f"{load.rps / constant.rps:.0%}",
+        load.p50_ms,
+        load.p99_ms,
+        load.errors,
+    )
 
 
 def run(size: Size) -> list[Table]:

@@ -19,8 +19,12 @@ from warmstep import keys
 
 FIRST_STEP_TARGET_MS = 50.0
 QUICK_JOB: dict[str, Any] = {
-    "model": {"name": "mlp"}, "data": {"name": "digits"},
-    "optimizer": {"type": "SGD", "lr": 0.01}, "max_steps": 3, "batch_size": 32, "device": "cpu",
+    "model": {"name": "mlp"},
+    "data": {"name": "digits"},
+    "optimizer": {"type": "SGD", "lr": 0.01},
+    "max_steps": 3,
+    "batch_size": 32,
+    "device": "cpu",
 }
 
 
@@ -49,8 +53,11 @@ def _first_step(running: Stack, client: redis.Redis) -> dict[str, float]:
     started = float(client.hget(keys.job_record(job_id), "started_at") or "nan")
     if read is None:
         raise RuntimeError(f"job {job_id} wrote no step event")
-    return {"claimed": (started - submitted) * 1e3, "written": (written - submitted) * 1e3,
-            "read": (read - submitted) * 1e3}
+    return {
+        "claimed": (started - submitted) * 1e3,
+        "written": (written - submitted) * 1e3,
+        "read": (read - submitted) * 1e3,
+    }
 
 
 async def _follow(client: httpx.AsyncClient, url: str, out: list[float]) -> bool:
@@ -76,8 +83,11 @@ async def _read_stream(client: httpx.AsyncClient, url: str, out: list[float]) ->
 
 
 async def _fan_out(running: Stack, followers: int, steps: int) -> tuple[list[float], int, int]:
-    job = QUICK_JOB | {"model": {"name": "transformer_lm"}, "data": {"name": "tiny_corpus"},
-                       "max_steps": steps}
+    job = QUICK_JOB | {
+        "model": {"name": "transformer_lm"},
+        "data": {"name": "tiny_corpus"},
+        "max_steps": steps,
+    }
     limits = httpx.Limits(max_connections=followers + 4, max_keepalive_connections=0)
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
         answer = await client.post(f"{running.http}/v1/jobs", json=job)
@@ -90,29 +100,51 @@ async def _fan_out(running: Stack, followers: int, steps: int) -> tuple[list[flo
 
 
 def run(size: Size) -> list[Table]:
-    first = Table(f"Submit to first step, warm worker ({size.latency_jobs} jobs, ms after the "
-                  "submit request was sent)", ["milestone", "p50 ms", "p99 ms", "max ms"])
-    fan = Table("Event latency: worker's write (stream id) to SSE follower's read",
-                ["followers", "events read", "complete streams", "broken streams", "p50 ms",
-                 "p99 ms", "max ms"])
+    first = Table(
+        f"Submit to first step, warm worker ({size.latency_jobs} jobs, ms after the "
+        "submit request was sent)",
+        ["milestone", "p50 ms", "p99 ms", "max ms"],
+    )
+    fan = Table(
+        "Event latency: worker's write (stream id) to SSE follower's read",
+        [
+            "followers",
+            "events read",
+            "complete streams",
+            "broken streams",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+        ],
+    )
     with stack(workers=1) as running:
         client = redis.Redis.from_url(running.redis.url, decode_responses=True)
         _first_step(running, client)  # warm-up: data set and model code loaded once
         samples = [_first_step(running, client) for _ in range(size.latency_jobs)]
         client.close()
-        for key, label in (("claimed", "job claimed by the worker (started_at)"),
-                           ("written", "first step event written (stream id)"),
-                           ("read", "first step event read over SSE")):
+        for key, label in (
+            ("claimed", "job claimed by the worker (started_at)"),
+            ("written", "first step event written (stream id)"),
+            ("read", "first step event read over SSE"),
+        ):
             values = [s[key] for s in samples]
             first.add(label, median(values), percentile(values, 99), max(values))
         for followers in size.followers:
             latencies, complete, broken = asyncio.run(
-                _fan_out(running, followers, size.follow_steps))
+                _fan_out(running, followers, size.follow_steps)
+            )
             if not latencies:
                 fan.add(followers, 0, f"0/{followers}", broken, "-", "-", "-")
                 continue
-            fan.add(followers, len(latencies), f"{complete}/{followers}", broken,
-                    median(latencies), percentile(latencies, 99), max(latencies))
+            fan.add(
+                followers,
+                len(latencies),
+                f"{complete}/{followers}",
+                broken,
+                median(latencies),
+                percentile(latencies, 99),
+                max(latencies),
+            )
     p50 = median([s["written"] for s in samples])
     first.notes += [
         "job: mlp on digits, 3 SGD updates, batch 32; the SSE follower connects right after "
@@ -120,6 +152,8 @@ def run(size: Size) -> list[Table]:
         f"target: first step under {FIRST_STEP_TARGET_MS:.0f} ms p50 (written): {p50:.0f} ms "
         f"({'met' if p50 < FIRST_STEP_TARGET_MS else 'MISSED'})",
     ]
-    fan.notes.append(f"job: transformer_lm on tiny_corpus, {size.follow_steps} updates; all "
-                     "followers in one asyncio httpx client process on the same 2 cores")
+    fan.notes.append(
+        f"job: transformer_lm on tiny_corpus, {size.follow_steps} updates; all "
+        "followers in one asyncio httpx client process on the same 2 cores"
+    )
     return [first, fan]

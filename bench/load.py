@@ -47,15 +47,34 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(url: str, method: str, body: bytes | None, headers: dict[str, str],
-            connections: int, seconds: float) -> Load:
+def run_wrk(
+    url: str,
+    method: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+) -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_lua(method, body, headers))
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{max(seconds, 1):g}s", "--latency",
-             "--timeout", "60s", "-s", script.name, url],
-            check=True, capture_output=True, text=True, timeout=seconds + 120,
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{max(seconds, 1):g}s",
+                "--latency",
+                "--timeout",
+                "60s",
+                "-s",
+                script.name,
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
         ).stdout
     finally:
         Path(script.name).unlink()
@@ -65,15 +84,27 @@ def run_wrk(url: str, method: str, body: bytes | None, headers: dict[str, str],
     p50 = re.search(r"50%\s+(\S+)", out)
     p99 = re.search(r"99%\s+(\S+)", out)
     errors = sum(int(m) for m in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    errors += sum(int(x) for m in re.findall(r"Socket errors: (.*)", out)
-                  for x in re.findall(r"\d+", m))
-    return Load(int(total.group(1)), _ms(total.group(2) + total.group(3)) / 1e3,
-                _ms(p50.group(1)) if p50 else float("nan"),
-                _ms(p99.group(1)) if p99 else float("nan"), errors, "wrk")
+    errors += sum(
+        int(x) for m in re.findall(r"Socket errors: (.*)", out) for x in re.findall(r"\d+", m)
+    )
+    return Load(
+        int(total.group(1)),
+        _ms(total.group(2) + total.group(3)) / 1e3,
+        _ms(p50.group(1)) if p50 else float("nan"),
+        _ms(p99.group(1)) if p99 else float("nan"),
+        errors,
+        "wrk",
+    )
 
 
-async def _generate(url: str, method: str, body: bytes | None, headers: dict[str, str],
-                    connections: int, seconds: float) -> Load:
+async def _generate(
+    url: str,
+    method: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+) -> Load:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=connections)
@@ -92,13 +123,24 @@ async def _generate(url: str, method: str, body: bytes | None, headers: dict[str
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - began
-    return Load(len(latencies), elapsed, percentile(latencies, 50), percentile(latencies, 99),
-                errors, "httpx")
+    return Load(
+        len(latencies),
+        elapsed,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        errors,
+        "httpx",
+    )
 
 
-def http_load(url: str, method: str = "GET", body: bytes | None = None,
-              headers: dict[str, str] | None = None, connections: int = 16,
-              seconds: float = 3.0) -> Load:
+def http_load(
+    url: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    connections: int = 16,
+    seconds: float = 3.0,
+) -> Load:
     headers = headers or {}
     if shutil.which("wrk"):
         return run_wrk(url, method, body, headers, connections, seconds)

@@ -18,7 +18,10 @@ WORKERS = 2
 TINY_JOB: dict[str, Any] = {
     "model": {"name": "linear_regression"},
     "data": {"name": "synthetic_regression", "n_samples": 64, "n_features": 4},
-    "optimizer": {"type": "SGD", "lr": 0.01}, "max_steps": 1, "batch_size": 16, "device": "cpu",
+    "optimizer": {"type": "SGD", "lr": 0.01},
+    "max_steps": 1,
+    "batch_size": 16,
+    "device": "cpu",
 }
 
 
@@ -29,8 +32,9 @@ async def _submit(base: str, count: int) -> list[str]:
 
         async def one(i: int) -> str:
             async with semaphore:
-                answer = await client.post(f"{base}/v1/jobs", json=TINY_JOB,
-                                           headers={"Idempotency-Key": f"bench-{i}"})
+                answer = await client.post(
+                    f"{base}/v1/jobs", json=TINY_JOB, headers={"Idempotency-Key": f"bench-{i}"}
+                )
                 answer.raise_for_status()
                 return str(answer.json()["id"])
 
@@ -38,8 +42,10 @@ async def _submit(base: str, count: int) -> list[str]:
 
 
 def run(size: Size) -> list[Table]:
-    table = Table(f"Queue throughput: {size.queue_jobs} one-update jobs through {WORKERS} "
-                  "workers", ["measure", "value"])
+    table = Table(
+        f"Queue throughput: {size.queue_jobs} one-update jobs through {WORKERS} workers",
+        ["measure", "value"],
+    )
     with stack(workers=WORKERS) as running:
         client = redis.Redis.from_url(running.redis.url, decode_responses=True)
         start = time.time()
@@ -66,19 +72,24 @@ def run(size: Size) -> list[Table]:
     statuses = [r.get("status") for r in records]
     steps = [sum(f["type"] == "step" for _, f in s) for s in streams]
     attempts = [int(r.get("attempt", 0)) for r in records]
-    workers = {orjson.loads(f["data"]).get("worker") for s in streams for _, f in s
-               if f["type"] == "status" and orjson.loads(f["data"]).get("status") == "running"}
+    workers = {
+        orjson.loads(f["data"]).get("worker")
+        for s in streams
+        for _, f in s
+        if f["type"] == "status" and orjson.loads(f["data"]).get("status") == "running"
+    }
     table.add("jobs submitted (distinct ids)", f"{len(set(ids))} of {size.queue_jobs}")
     table.add("submit rate (jobs/s, 16 concurrent POSTs)", len(ids) / (submitted - start))
-    table.add("throughput, first submit to last finish (jobs/s)",
-              len(ids) / (finished - start))
+    table.add("throughput, first submit to last finish (jobs/s)", len(ids) / (finished - start))
     table.add("succeeded", statuses.count("succeeded"))
     table.add("failed / cancelled / other", len(ids) - statuses.count("succeeded"))
     table.add("jobs with exactly one step event", sum(s == 1 for s in steps))
     table.add("jobs run more than once (attempt > 1)", sum(a > 1 for a in attempts))
     table.add("workers that ran jobs", len(workers - {None}))
-    table.notes.append("job: linear_regression on synthetic_regression (64 samples, 4 "
-                       "features), max_steps=1, batch 16; each with its own Idempotency-Key")
+    table.notes.append(
+        "job: linear_regression on synthetic_regression (64 samples, 4 "
+        "features), max_steps=1, batch 16; each with its own Idempotency-Key"
+    )
     lost = len(ids) - statuses.count("succeeded")
     intact = lost == 0 and len(set(ids)) == len(ids)
     table.notes.append(f"nothing lost: {'yes' if intact else 'NO'}")

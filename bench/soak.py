@@ -73,7 +73,7 @@ async def evaluate_load(
                         "/v1/schedules/evaluate", content=body, headers=request_headers
                     )
                 except httpx.HTTPError as exc:
-                    result.errors[type(exc).__name__] += 1
+                    result.errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
                     continue
                 if answer.status_code != 200 or len(answer.json()["lr"][0]) != 1000:
                     result.errors[f"HTTP {answer.status_code}"] += 1
@@ -115,7 +115,7 @@ async def follow_load(
         result.seconds = time.perf_counter() - start
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
-            result.errors[type(outcome).__name__] += 1
+            result.errors[f"{type(outcome).__name__}: {outcome}"[:120]] += 1
             continue
         steps, status = outcome
         result.final_status = status
@@ -132,12 +132,12 @@ async def _follow(client: httpx.AsyncClient, job_id: str) -> tuple[list[int], st
     event = ""
     async with client.stream("GET", f"/v1/jobs/{job_id}/events") as answer:
         if answer.status_code != 200:
-            raise RuntimeError(f"HTTP {answer.status_code}")
+            raise RuntimeError(f"HTTP {answer.status_code}: {(await answer.aread())[:200]!r}")
         async for line in answer.aiter_lines():
             if line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: "):
-                data = json.loads(line[6:])
+                data = json.loads(line[6:])["data"]
                 if event == "step":
                     steps.append(int(data["step"]))
                 elif event == "status" and data.get("status") in TERMINAL:

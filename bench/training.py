@@ -37,22 +37,32 @@ class Case:
 
     def job(self, updates: int) -> dict[str, Any]:
         return {
-            "model": self.model, "data": self.data,
+            "model": self.model,
+            "data": self.data,
             "optimizer": {"type": "AdamW", "lr": 1e-3},
             "schedule": {"type": "get_linear_schedule_with_warmup"},
-            "warmup_steps": max(updates // 10, 1), "max_steps": updates,
-            "batch_size": self.batch_size, "gradient_accumulation_steps": self.accumulation,
-            "max_grad_norm": 1.0, "checkpoint_every_steps": max(updates // 5, 1),
-            "device": "cpu", "seed": 0,
+            "warmup_steps": max(updates // 10, 1),
+            "max_steps": updates,
+            "batch_size": self.batch_size,
+            "gradient_accumulation_steps": self.accumulation,
+            "max_grad_norm": 1.0,
+            "checkpoint_every_steps": max(updates // 5, 1),
+            "device": "cpu",
+            "seed": 0,
         }
 
 
 CASES = (
-    Case("tiny MLP (mlp [64], digits, batch 32, accum 2)", {"name": "mlp"},
-         {"name": "digits"}, 32, 2),
-    Case("transformer_lm (d_model 128, 2 layers, tiny_corpus, batch 64)",
-         {"name": "transformer_lm", "d_model": 128, "dim_feedforward": 256},
-         {"name": "tiny_corpus"}, 64, 1),
+    Case(
+        "tiny MLP (mlp [64], digits, batch 32, accum 2)", {"name": "mlp"}, {"name": "digits"}, 32, 2
+    ),
+    Case(
+        "transformer_lm (d_model 128, 2 layers, tiny_corpus, batch 64)",
+        {"name": "transformer_lm", "d_model": 128, "dim_feedforward": 256},
+        {"name": "tiny_corpus"},
+        64,
+        1,
+    ),
 )
 
 
@@ -75,16 +85,17 @@ def bare_loop(case: Case, updates: int) -> float:
     model = build_model(case.model["name"], model_kwargs, data.info).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sched = hf.get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
-        opt, spec["warmup_steps"], updates)
+        opt, spec["warmup_steps"], updates
+    )
     x, y, task, n = data.train_x, data.train_y, data.info.task, data.train_size
     b, k = case.batch_size, case.accumulation
     done, epoch = 0, 0
     start = time.perf_counter()
     while done < updates:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch))
-        micro = [order[i:i + b] for i in range(0, n, b)]
+        micro = [order[i : i + b] for i in range(0, n, b)]
         for u in range(0, len(micro), k):
-            rows_list = micro[u:u + k]
+            rows_list = micro[u : u + k]
             count = sum(len(r) for r in rows_list)
             total = torch.zeros(())
             for rows in rows_list:
@@ -120,7 +131,8 @@ def worker_run(running: Stack, case: Case, updates: int) -> tuple[float, int]:
     client = redis.Redis.from_url(running.redis.url)
     try:
         entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
-            keys.job_events(job_id))
+            keys.job_events(job_id)
+        )
     finally:
         client.close()
     steps = [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"] == b"step"]
@@ -128,10 +140,19 @@ def worker_run(running: Stack, case: Case, updates: int) -> tuple[float, int]:
 
 
 def run(size: Size) -> list[Table]:
-    table = Table("Training overhead: worker job vs a bare PyTorch loop (CPU, same process "
-                  "count of torch threads)",
-                  ["model", "updates", "bare upd/s", "worker upd/s", "worker/bare",
-                   "overhead", "step events"])
+    table = Table(
+        "Training overhead: worker job vs a bare PyTorch loop (CPU, same process "
+        "count of torch threads)",
+        [
+            "model",
+            "updates",
+            "bare upd/s",
+            "worker upd/s",
+            "worker/bare",
+            "overhead",
+            "step events",
+        ],
+    )
     with stack(workers=1) as running:
         for case, updates in zip(CASES, size.train_updates, strict=True):
             bare, worker, events = 0.0, 0.0, 0
@@ -139,8 +160,15 @@ def run(size: Size) -> list[Table]:
                 bare = max(bare, bare_loop(case, updates))
                 rate, events = worker_run(running, case, updates)
                 worker = max(worker, rate)
-            table.add(case.label, updates, bare, worker, f"{worker / bare:.2f}",
-                      f"{1 - worker / bare:+.1%}", events)
+            table.add(
+                case.label,
+                updates,
+                bare,
+                worker,
+                f"{worker / bare:.2f}",
+                f"{1 - worker / bare:+.1%}",
+                events,
+            )
     table.notes += [
         "job: AdamW lr 1e-3, get_linear_schedule_with_warmup (10% warmup), max_grad_norm 1.0, "
         "checkpoint every 20% of the updates, per-step events, validation split 0.2 (no eval "

@@ -166,9 +166,29 @@ async def record_job(redis: aioredis.Redis, tenant: str, job_id: str) -> None:
     await redis.sadd(keys.tenant_jobs(tenant), job_id)
 
 
-async def acquire_stream(redis: aioredis.Redis, tenant: str, limit: int) -> str:
-    """Take one of the tenant's ``limit`` stream slots; the slot's id, for :func:`hold_stream`."""
+async def acquire_stream(redis: aioredis.Redis, tenant: str, settings: Settings) -> str:
+    """Take one of this front end's ``max_streams_total`` places (each holds a Redis connection)
+    and one of the tenant's ``max_streams_per_tenant``; the slot's id, for :func:`hold_stream`."""
     member = uuid.uuid4().hex
+    _take_local(member, settings.max_streams_total)
+    try:
+        await _take_tenant(redis, tenant, member, settings.max_streams_per_tenant)
+    except BaseException:
+        _LOCAL_STREAMS.pop(member, None)
+        raise
+    return member
+
+
+def _take_local(member: str, total: int) -> None:
+    now = time.monotonic()
+    for stale in [m for m, t in _LOCAL_STREAMS.items() if now - t > STREAM_STALE_S]:
+        del _LOCAL_STREAMS[stale]
+    if len(_LOCAL_STREAMS) >= total:
+        raise ResourceExhausted(f"this server follows {total} streams at once; retry later")
+    _LOCAL_STREAMS[member] = now
+
+
+async def _take_tenant(redis: aioredis.Redis, tenant: str, member: str, limit: int) -> None:
     now = time.time()
     admitted: Any = await redis.eval(
         _ACQUIRE,
@@ -184,7 +204,6 @@ async def acquire_stream(redis: aioredis.Redis, tenant: str, limit: int) -> str:
         raise ResourceExhausted(
             f"this tenant already follows {limit} streams at once; close one first"
         )
-    return member
 
 
 async def hold_stream(
@@ -197,15 +216,18 @@ async def hold_stream(
     refreshed = time.monotonic()
     try:
         async for item in items:
+            _LOCAL_STREAMS[member] = time.monotonic()
             if time.monotonic() - refreshed > STREAM_REFRESH_S:
                 refreshed = time.monotonic()
                 await redis.zadd(key, {member: time.time()}, xx=True)
             yield item
     finally:
+        _LOCAL_STREAMS.pop(member, None)
         _in_background(redis.zrem(key, member))
 
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()
+_LOCAL_STREAMS: dict[str, float] = {}  # this process's open follows: slot id -> last refresh
 
 
 def _in_background(work: Awaitable[Any]) -> None:

@@ -22,7 +22,7 @@ log = logging.getLogger("warmstep.serve")
 async def serve(settings: Settings) -> None:
     if not settings.redis_url:
         raise SystemExit("serve needs REDIS_URL (or run `warmstep dev`, which starts a Redis)")
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis_url, max_connections=settings.redis_max_connections)
     redis_binary = connect(settings.redis_url, decode=False)
     tokens = load_token_table(settings)
     app = build_app(settings, redis, redis_binary, tokens)
@@ -37,6 +37,7 @@ async def serve(settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
         limit_concurrency=2048,
+        timeout_keep_alive=settings.http_keep_alive_s,
         timeout_graceful_shutdown=5,
     )
     http = uvicorn.Server(config)
@@ -47,7 +48,8 @@ async def serve(settings: Settings) -> None:
         http_port = http.servers[0].sockets[0].getsockname()[1]
         print(
             f"warmstep front end: REST http://{settings.host}:{http_port} "
-            f"(docs /docs), gRPC {settings.host}:{grpc_port}",
+            f"({'docs /docs' if settings.docs_enabled else 'no docs'}), "
+            f"gRPC {settings.host}:{grpc_port}",
             flush=True,
         )
         print(f"warmstep front end: {auth_banner(tokens)}", flush=True)

@@ -319,6 +319,9 @@ def _float_pow(x: float, y: float) -> float:
 def _python_map(fn: Callable[..., float], name: str, args: Sequence[_Value], ctx: Ctx) -> _Value:
     """``fn`` applied by Python to every element (as floats: ints are exact); Python's errors
     become InvalidArgument at the first failing element."""
+    tabled = _table_map(fn, args)
+    if tabled is not None:
+        return tabled
     nums = np.broadcast_arrays(*(a.num for a in args))
     columns = [n.ravel().tolist() for n in nums]
     try:
@@ -331,6 +334,36 @@ def _python_map(fn: Callable[..., float], name: str, args: Sequence[_Value], ctx
                 ctx.fail(index if nums[0].ndim else 0, f"{name}: {exc}")
         raise  # pragma: no cover - the loop above re-raises the same error
     return _Value(out.reshape(nums[0].shape), np.asarray(False))
+
+
+_TABLE_MIN, _TABLE_MAX = 4096, 4096  # elements worth a table; distinct values it may hold
+
+
+def _table_map(fn: Callable[..., float], args: Sequence[_Value]) -> _Value | None:
+    """``fn`` by table lookup when one argument varies over whole numbers in a short range and
+    the others are constant (``0.95 ** step``, ``math.exp(step // 100)``): ``fn`` once per value
+    of the range, the same Python call as element by element. None where that does not apply
+    or a value of the range raises (the elementwise path then reports the first failure)."""
+    varying = [i for i, a in enumerate(args) if a.num.ndim]
+    if len(varying) != 1 or args[varying[0]].num.size < _TABLE_MIN:
+        return None
+    v = args[varying[0]].num
+    low, high = float(v.min()), float(v.max())
+    if not (math.isfinite(low) and math.isfinite(high)) or high - low >= _TABLE_MAX:
+        return None
+    offset = v - low
+    index = offset.astype(np.intp)
+    if not np.array_equal(index, offset) or (low <= 0 <= high and np.signbit(v[v == 0]).any()):
+        return None  # not whole numbers, or a -0.0 that the table would read as 0.0
+    fixed = [float(a.num) if a.num.ndim == 0 else 0.0 for a in args]
+    table = []
+    for k in range(int(high - low) + 1):
+        fixed[varying[0]] = low + k
+        try:
+            table.append(fn(*fixed))
+        except (ArithmeticError, ValueError):
+            return None
+    return _Value(np.asarray(table, np.float64)[index], np.asarray(False))
 
 
 def _to_int(rounded: FloatArray, x: _Value, ctx: Ctx, name: str) -> _Value:

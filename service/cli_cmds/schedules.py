@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from warmstep_client import Curve
 
 from service.cli_cmds.common import (
     DEFAULT_GRPC,
@@ -22,6 +21,7 @@ from service.cli_cmds.common import (
     table,
 )
 from service.cli_cmds.transport import TransportKind
+from warmstep_client import Curve
 
 
 def kinds(

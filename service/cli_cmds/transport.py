@@ -12,6 +12,7 @@ import grpc
 import httpx
 import numpy as np
 from google.protobuf import json_format, struct_pb2
+
 from warmstep_client import Curve, WarmstepClient, WarmstepError
 from warmstep_client.v1 import (
     schedules_pb2,
@@ -99,9 +100,18 @@ def _job(message: training_pb2.Job) -> dict[str, Any]:
     return job
 
 
+# Messages up to 64 MiB each way, as the server (max_grpc_message_bytes) and the client package
+# allow; gRPC's default 4 MiB receive limit stops a curve at about 500,000 float64 values.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
 class GrpcTransport:
     def __init__(self, target: str, token: str | None) -> None:
-        self._channel = grpc.insecure_channel(target)
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+        self._channel = grpc.insecure_channel(target, options=options)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._schedules = schedules_pb2_grpc.ScheduleServiceStub(self._channel)
         self._training = training_pb2_grpc.TrainingServiceStub(self._channel)

@@ -6,6 +6,13 @@ import grpc
 import redis.asyncio as aioredis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from service.auth import TokenTable, load_token_table
+from service.grpc.interceptors import AuthInterceptor
+from service.grpc.schedules import ScheduleServicer
+from service.grpc.training import TrainingServicer
+from service.grpc.workers import WorkerServicer
+from warmstep.config import Settings
 from warmstep_client.v1 import (
     schedules_pb2,
     schedules_pb2_grpc,
@@ -14,13 +21,6 @@ from warmstep_client.v1 import (
     workers_pb2,
     workers_pb2_grpc,
 )
-
-from service.auth import TokenTable, load_token_table
-from service.grpc.interceptors import AuthInterceptor
-from service.grpc.schedules import ScheduleServicer
-from service.grpc.training import TrainingServicer
-from service.grpc.workers import WorkerServicer
-from warmstep.config import Settings
 
 SERVICE_NAMES = (
     schedules_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,

@@ -7,7 +7,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf import json_format
-from warmstep_client.v1 import training_pb2, training_pb2_grpc
 
 from service import bounds
 from service.grpc.errors import grpc_errors
@@ -17,6 +16,7 @@ from service.jobs.follow import follow_events
 from warmstep.config import Settings
 from warmstep.errors import InvalidArgument
 from warmstep.job_views import JobEvent, JobPublic
+from warmstep_client.v1 import training_pb2, training_pb2_grpc
 
 KEEPALIVE_S = 15.0
 
@@ -97,9 +97,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         tenant = current_tenant()
         await store.get_job(self._redis, request.job_id, tenant)
         cursor = bounds.check_cursor(request.cursor or "0-0", "cursor")
-        slot = await bounds.acquire_stream(
-            self._redis, tenant, self._settings.max_streams_per_tenant
-        )
+        slot = await bounds.acquire_stream(self._redis, tenant, self._settings)
         events = follow_events(self._redis, request.job_id, cursor, keepalive_s=KEEPALIVE_S)
         async for event in bounds.hold_stream(events, self._redis, tenant, slot):
             if event is not None:

@@ -4,10 +4,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf import json_format
-from warmstep_client.v1 import workers_pb2, workers_pb2_grpc
 
 from service.grpc.errors import grpc_errors
 from service.redis_store import live_workers
+from warmstep_client.v1 import workers_pb2, workers_pb2_grpc
 
 
 class WorkerServicer(workers_pb2_grpc.WorkerServiceServicer):

@@ -1,4 +1,5 @@
 // The dashboard's router: #/explorer, #/jobs, #/jobs/<id>.
+import { initAuth } from "./common.js";
 import { renderExplorer } from "./explorer.js";
 import { renderJobs, renderJob } from "./jobs.js";
 
@@ -16,4 +17,5 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+initAuth();
 route();

@@ -9,13 +9,80 @@ export class ApiError extends Error {
   }
 }
 
+// Bearer-token auth (docs/security.md). With auth off the server never answers 401 and nothing
+// is asked. With auth on, the first 401 shows the token box (#auth-box in index.html); the token
+// is kept in localStorage, sent as `Authorization: Bearer` on every fetch and as `access_token`
+// on EventSource URLs (which cannot carry headers). A 401 with a token asks again.
+const TOKEN_KEY = "warmstep.token";
+let asking = null; // the one pending prompt, shared by every request that met a 401
+
+export const token = () => localStorage.getItem(TOKEN_KEY) || "";
+
+function showTokenState() {
+  document.getElementById("auth-forget").hidden = !token();
+}
+
+// Wire the header's "forget token" button (shown only while a token is stored).
+export function initAuth() {
+  document.getElementById("auth-forget").addEventListener("click", () => {
+    localStorage.removeItem(TOKEN_KEY);
+    showTokenState();
+  });
+  showTokenState();
+}
+
+function askToken(rejected) {
+  asking ||= new Promise((resolve) => {
+    const box = document.getElementById("auth-box");
+    const input = box.querySelector("#auth-token");
+    box.querySelector("#auth-message").textContent = rejected
+      ? "That token was not accepted: enter another one."
+      : "This server needs a bearer token.";
+    box.dataset.rejected = rejected ? "1" : "0";
+    input.value = "";
+    box.hidden = false;
+    input.focus();
+    box.onsubmit = (event) => {
+      event.preventDefault();
+      const value = input.value.trim();
+      if (!value) return;
+      localStorage.setItem(TOKEN_KEY, value);
+      box.hidden = true;
+      asking = null;
+      showTokenState();
+      resolve();
+    };
+  });
+  return asking;
+}
+
+// fetch with the stored token; on 401, ask for a token and send the request again.
+export async function authFetch(path, init = {}) {
+  for (;;) {
+    const sent = token();
+    const headers = { ...(init.headers || {}) };
+    if (sent) headers.Authorization = `Bearer ${sent}`;
+    const response = await fetch(path, { ...init, headers });
+    if (response.status !== 401) return response;
+    // Another request may have got a new token meanwhile: try that one before asking.
+    if (token() === sent) await askToken(Boolean(sent));
+  }
+}
+
+// An EventSource URL carrying the stored token (`?access_token=`), if any.
+export function withToken(url) {
+  const sent = token();
+  if (!sent) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(sent)}`;
+}
+
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const init = { method, headers: { ...headers } };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, init);
+  const response = await authFetch(path, init);
   const text = await response.text();
   const data = text && (response.headers.get("content-type") || "").includes("json")
     ? JSON.parse(text) : text;
@@ -80,7 +147,7 @@ export function download(name, blob) {
 // POST /v1/schedules/evaluate as little-endian float64 (no JSON encoding of 10^6 numbers):
 // {steps, lr: [Float64Array per group], momentum: [...] | null, index: Float64Array | null}.
 export async function evaluateCurve(request) {
-  const response = await fetch("/v1/schedules/evaluate", {
+  const response = await authFetch("/v1/schedules/evaluate", {
     method: "POST", body: JSON.stringify(request),
     headers: { "Content-Type": "application/json", Accept: "application/octet-stream" },
   });

@@ -1,6 +1,6 @@
 // Schedule explorer: catalog -> form built from the kind's JSON Schema -> curve redrawn on every
 // change (downsampled with `points`), overlays, per-group curves, momentum, exports.
-import { api, chart, COLORS, debounce, download, el, evaluateCurve, fmt } from "./common.js";
+import { api, authFetch, chart, COLORS, debounce, download, el, evaluateCurve, fmt } from "./common.js";
 import { pythonSnippet } from "./python_snippet.js";
 
 const state = { catalog: [], kind: null, overlays: [], plot: null, last: null, revision: 0 };
@@ -173,7 +173,7 @@ function selectKind(root, name) {
 async function exportCsv(root) {
   const request = { ...state.last.request };
   if (request.steps <= 1_000_000) delete request.points; // every step when reasonable
-  const response = await fetch("/v1/schedules/evaluate", {
+  const response = await authFetch("/v1/schedules/evaluate", {
     method: "POST", body: JSON.stringify(request),
     headers: { "Content-Type": "application/json", Accept: "text/csv" },
   });

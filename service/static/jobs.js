@@ -1,6 +1,6 @@
 // Jobs: the list (status, progress), the submit form (JSON spec, errors next to the field) and
 // one job's page (live LR / loss / grad-norm charts over SSE, eval points, clipping marks).
-import { api, chart, COLORS, el, fmt, when } from "./common.js";
+import { api, authFetch, chart, COLORS, download, el, fmt, token, when, withToken } from "./common.js";
 
 const EXAMPLE = {
   name: "digits-mlp", model: { name: "mlp" }, data: { name: "digits" },
@@ -82,8 +82,12 @@ export function renderJobs(view) {
       ["Job", "Name", "Status", "Progress", "Device", "Created", "Error"].map((h) => el("th", {}, h)))),
       tbody)),
     submitForm((job) => { location.hash = `#/jobs/${job.id}`; })));
-  loadList(tbody).catch(() => {});
-  const timer = setInterval(() => loadList(tbody).catch(() => {}), 2000);
+  let loading = null; // at most one load at a time (one may wait on the token box)
+  const load = () => {
+    loading ||= loadList(tbody).catch(() => {}).finally(() => { loading = null; });
+  };
+  load();
+  const timer = setInterval(load, 2000);
   return () => clearInterval(timer);
 }
 
@@ -133,11 +137,20 @@ function renderTotals(box, job) {
   box.querySelector("#cancel").hidden = TERMINAL.includes(job.status);
 }
 
+// A plain link cannot carry the bearer token: with one stored, fetch the bytes with it.
+async function downloadArtifact(event, id, artifact) {
+  if (!token()) return; // auth off: the link itself downloads
+  event.preventDefault();
+  const response = await authFetch(artifact.url);
+  if (response.ok) download(`${id}-${artifact.name}.pt`, await response.blob());
+}
+
 async function renderArtifacts(box, id) {
   try {
     const { artifacts } = await api(`/v1/jobs/${id}/artifacts`);
     box.querySelector("#artifacts").replaceChildren(...artifacts.map((a) =>
-      el("div", {}, el("a", { href: a.url, download: "" }, a.name), ` – ${a.doc}`)));
+      el("div", {}, el("a", { href: a.url, download: "", onclick: (e) => downloadArtifact(e, id, a) },
+                       a.name), ` – ${a.doc}`)));
   } catch { /* not there yet */ }
 }
 
@@ -169,26 +182,45 @@ export function renderJob(view, id) {
     progress.textContent = `${done}/${total ?? "?"} steps`;
   };
   const timer = setInterval(redraw, 300);
-  api(`/v1/jobs/${id}`).then((j) => { job = j; renderTotals(box, j); renderArtifacts(box, id); });
-  // EventSource resumes by itself after a dropped connection: it sends Last-Event-ID.
-  const source = new EventSource(`/v1/jobs/${id}/events`);
-  source.addEventListener("step", (e) => { s.add(JSON.parse(e.data).data); dirty = true; });
-  source.addEventListener("eval", (e) => {
-    const d = JSON.parse(e.data).data;
-    s.evalStep.push(d.step); s.evalLoss.push(d.val_loss); s.evalAcc.push(d.accuracy); dirty = true;
-    box.querySelector("#last-eval").textContent =
-      `eval @ ${d.step}: val_loss ${fmt(d.val_loss, 4)}, accuracy ${fmt(d.accuracy, 4)}`;
+  let source = null; let lastId = ""; let closed = false;
+  const event = (type, handle) => source.addEventListener(type, (e) => {
+    lastId = e.lastEventId || lastId;
+    handle(JSON.parse(e.data).data);
   });
-  source.addEventListener("status", async (e) => {
-    const d = JSON.parse(e.data).data;
-    job = await api(`/v1/jobs/${id}`);
-    renderTotals(box, job);
-    if (TERMINAL.includes(d.status)) {
-      source.close(); // the stream ends here; do not let EventSource reconnect
-      dirty = true; redraw();
-      box.dataset.done = d.status;
-      renderArtifacts(box, id);
-    }
-  });
-  return () => { source.close(); clearInterval(timer); plots.forEach((p) => p.destroy()); };
+  // EventSource resumes by itself after a dropped connection (it sends Last-Event-ID), but gives
+  // up on an HTTP error such as a 401: then check the token with a plain request (which asks for
+  // a new one on 401) and open a new stream after the last event seen.
+  const follow = () => {
+    const after = lastId ? `?after=${encodeURIComponent(lastId)}` : "";
+    source = new EventSource(withToken(`/v1/jobs/${id}/events${after}`));
+    event("step", (d) => { s.add(d); dirty = true; });
+    event("eval", (d) => {
+      s.evalStep.push(d.step); s.evalLoss.push(d.val_loss); s.evalAcc.push(d.accuracy); dirty = true;
+      box.querySelector("#last-eval").textContent =
+        `eval @ ${d.step}: val_loss ${fmt(d.val_loss, 4)}, accuracy ${fmt(d.accuracy, 4)}`;
+    });
+    event("status", async (d) => {
+      if (TERMINAL.includes(d.status)) {
+        closed = true;
+        source.close(); // the stream ends here; do not let EventSource reconnect
+      }
+      job = await api(`/v1/jobs/${id}`);
+      renderTotals(box, job);
+      if (TERMINAL.includes(d.status)) {
+        dirty = true; redraw();
+        box.dataset.done = d.status;
+        renderArtifacts(box, id);
+      }
+    });
+    const opened = source;
+    source.onerror = () => {
+      if (closed || opened.readyState !== EventSource.CLOSED) return;
+      setTimeout(() => api(`/v1/jobs/${id}`).then(() => { if (!closed) follow(); }).catch(() => {}), 2000);
+    };
+  };
+  api(`/v1/jobs/${id}`).then((j) => {
+    job = j; renderTotals(box, j); renderArtifacts(box, id);
+    if (!closed) follow();
+  }).catch((error) => { box.querySelector("#job-error").textContent = error.message; });
+  return () => { closed = true; source?.close(); clearInterval(timer); plots.forEach((p) => p.destroy()); };
 }

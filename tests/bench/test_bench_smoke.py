@@ -8,9 +8,7 @@ from bench.__main__ import BENCHMARKS, main
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
-def test_benchmark_runs_and_prints_its_table(
-    name: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_benchmark_runs_and_prints_its_table(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([name, "--tiny"]) == 0
     out = capsys.readouterr().out
     assert "machine:" in out

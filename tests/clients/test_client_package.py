@@ -8,9 +8,9 @@ import venv
 from pathlib import Path
 
 import numpy as np
-from warmstep_client import WarmstepClient, WarmstepGrpcClient
 
 from tests.processes import ROOT, Stack
+from warmstep_client import WarmstepClient, WarmstepGrpcClient
 
 
 def test_rest_and_grpc_clients_give_the_same_numpy_curves(stack: Stack) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from google.protobuf.descriptor import Descriptor
 from pydantic import BaseModel
-from warmstep_client.v1 import schedules_pb2, training_pb2, workers_pb2
 
 from warmstep.job_views import JobEvent, JobPublic, JobTotals
 from warmstep.plan import PlanRequest
 from warmstep.queries import EvaluateRequest
 from warmstep.workers import GpuInfo, WorkerInfo
+from warmstep_client.v1 import schedules_pb2, training_pb2, workers_pb2
 
 # Fields that exist on one side only, on purpose.
 PROTO_ONLY = {"EvaluateRequest": {"chunk_steps"}}  # a StreamEvaluate option

@@ -13,11 +13,11 @@ from typing import Any
 
 import redis
 import torch
-from warmstep_client import WarmstepClient
 
 from tests.processes import Stack, alive, wait_for
 from warmstep import keys
 from warmstep.workers import WorkerInfo
+from warmstep_client import WarmstepClient
 
 
 def slow_spec(steps: int, delay_s: float = 0.05, **extra: Any) -> dict[str, Any]:

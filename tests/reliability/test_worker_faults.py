@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import redis
-from warmstep_client import WarmstepClient
 
 from tests.processes import Stack, alive, wait_for
 from tests.reliability.helpers import (
@@ -26,6 +25,7 @@ from tests.reliability.helpers import (
     weights,
 )
 from warmstep import keys
+from warmstep_client import WarmstepClient
 
 STEPS = 60
 

@@ -50,7 +50,7 @@ def auth_stack(
     }
     env |= BOUNDS
     env["WARMSTEP_AUTH_TOKENS"] = json.dumps({hash_token(t): n for n, t in TOKENS.items()})
-    url = redis_server.url.rsplit("/", 1)[0] + "/2"
+    url = redis_server.url.rsplit("/", 1)[0] + "/3"  # its own database: no worker takes its jobs
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()

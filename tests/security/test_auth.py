@@ -10,6 +10,9 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import struct_pb2
+
+from tests.processes import Stack
+from tests.security.conftest import TOKENS, bearer, grpc_auth
 from warmstep_client.v1 import (
     schedules_pb2,
     schedules_pb2_grpc,
@@ -18,9 +21,6 @@ from warmstep_client.v1 import (
     workers_pb2,
     workers_pb2_grpc,
 )
-
-from tests.processes import Stack
-from tests.security.conftest import TOKENS, bearer, grpc_auth
 
 JOB = {
     "model": {"name": "mlp"},

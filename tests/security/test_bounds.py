@@ -11,11 +11,11 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import struct_pb2
-from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc, training_pb2, training_pb2_grpc
 
 from tests.processes import Stack, wait_for
 from tests.security.conftest import bearer, grpc_auth
 from tests.security.test_auth import JOB
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc, training_pb2, training_pb2_grpc
 
 
 @pytest.fixture
@@ -165,3 +165,18 @@ def test_bad_follow_cursor_is_422(http: httpx.Client) -> None:
     error = _error(http.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": "x-y"}), 422)
     assert error["field"] == "Last-Event-ID"
     http.post(f"/v1/jobs/{job_id}/cancel")
+
+
+def test_grpc_queries_have_the_same_shape_bounds(auth_stack: Stack) -> None:
+    spec = struct_pb2.Struct()
+    spec.update({"type": "MultiStepLR", "milestones": list(range(1001))})
+    request = schedules_pb2.EvaluateRequest(schedule=spec, base_lr=[0.1], steps=5)
+    with (
+        grpc.insecure_channel(auth_stack.grpc_target) as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        schedules_pb2_grpc.ScheduleServiceStub(channel).Evaluate(
+            request, metadata=grpc_auth("carol")
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 1000" in (caught.value.details() or "")

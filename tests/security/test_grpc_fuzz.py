@@ -16,10 +16,10 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from warmstep_client.v1 import schedules_pb2, training_pb2, workers_pb2
 
 from tests.processes import Stack
 from tests.security.conftest import grpc_auth
+from warmstep_client.v1 import schedules_pb2, training_pb2, workers_pb2
 
 EXAMPLES = int(os.environ.get("WARMSTEP_FUZZ_EXAMPLES", "25"))
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED}

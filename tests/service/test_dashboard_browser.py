@@ -3,6 +3,7 @@ stack (embedded Redis, front end, worker). Screenshots go to test-output/dashboa
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.auth import hash_token
 from service.embedded_redis import free_port
 from tests.processes import ROOT, descendants, spawn, wait_for
 
@@ -27,14 +29,18 @@ if not Path(CHROMIUM).exists():
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("dashboard")
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("WARMSTEP_") or k == "REDIS_URL")}
+def _run_stack(tmp: Path, extra_env: dict[str, str]) -> Iterator[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not (k.startswith("WARMSTEP_") or k == "REDIS_URL")
+    }
     port = free_port()
-    env |= {"WARMSTEP_DATA_DIR": str(tmp / "data"), "WARMSTEP_HTTP_PORT": str(port),
-            "WARMSTEP_GRPC_PORT": str(free_port()), "WARMSTEP_LOG_LEVEL": "warning"}
+    env |= {
+        "WARMSTEP_DATA_DIR": str(tmp / "data"),
+        "WARMSTEP_HTTP_PORT": str(port),
+        "WARMSTEP_GRPC_PORT": str(free_port()),
+        "WARMSTEP_LOG_LEVEL": "warning",
+        **extra_env,
+    }
     dev = spawn(["dev"], env, tmp / "dev.log")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -52,12 +58,34 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _run_stack(tmp_path_factory.mktemp("dashboard"), {})
+
+
+TOKEN = "dashboard-token-4b7e0c91d2a6"
+
+
+@pytest.fixture(scope="module")
+def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dev stack with auth on: one token (configured as its sha256 digest)."""
+    tokens = json.dumps({hash_token(TOKEN): "browser"})
+    yield from _run_stack(
+        tmp_path_factory.mktemp("dashboard-auth"), {"WARMSTEP_AUTH_TOKENS": tokens}
+    )
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
         )
         yield chromium
         chromium.close()
@@ -74,10 +102,17 @@ def page(browser: Any) -> Iterator[Any]:
     assert errors == [], f"JavaScript errors: {errors}"
 
 
-def _expected_points(base: str, t_max: int, steps: int, points: int) -> tuple[int, float]:
-    body = {"schedule": {"type": "CosineAnnealingLR", "T_max": t_max, "eta_min": 0.0},
-            "base_lr": 0.1, "steps": steps, "points": points}
-    lr = httpx.post(f"{base}/v1/schedules/evaluate", json=body).json()["lr"][0]
+def _expected_points(
+    base: str, t_max: int, steps: int, points: int, headers: dict[str, str] | None = None
+) -> tuple[int, float]:
+    body = {
+        "schedule": {"type": "CosineAnnealingLR", "T_max": t_max, "eta_min": 0.0},
+        "base_lr": 0.1,
+        "steps": steps,
+        "points": points,
+    }
+    answer = httpx.post(f"{base}/v1/schedules/evaluate", json=body, headers=headers)
+    lr = answer.raise_for_status().json()["lr"][0]
     return len(lr), sum(lr)
 
 
@@ -97,9 +132,7 @@ def test_explorer_redraws_with_the_downsampled_point_count(stack: str, page: Any
     page.fill("[data-param=T_max]", "100000")
     count, total = _expected_points(stack, 100_000, 100_000, 300)
     assert 300 < count <= 600, "min and max of each bucket"
-    page.wait_for_function(
-        f"document.querySelector('#explorer-chart').dataset.points == '{count}'"
-    )
+    page.wait_for_function(f"document.querySelector('#explorer-chart').dataset.points == '{count}'")
     before = _chart_state(page)
     assert before["canvases"] == "1" and abs(float(before["checksum"]) - total) < 1e-6 * total
 
@@ -114,6 +147,7 @@ def test_explorer_redraws_with_the_downsampled_point_count(stack: str, page: Any
     after = _chart_state(page)
     assert abs(float(after["checksum"]) - total2) < 1e-6 * total2
     assert int(after["revision"]) > int(before["revision"])
+    assert page.is_hidden("#auth-box") and page.is_hidden("#auth-forget"), "auth off: no token"
 
     page.click("#pin")  # overlay the current curve, then a bad value shows next to its field
     page.wait_for_function("document.querySelector('#explorer-chart').dataset.series == '2'")
@@ -125,16 +159,19 @@ def test_explorer_redraws_with_the_downsampled_point_count(stack: str, page: Any
 
 
 SMALL_JOB = {
-    "name": "browser-test", "model": {"name": "mlp"}, "data": {"name": "iris"},
+    "name": "browser-test",
+    "model": {"name": "mlp"},
+    "data": {"name": "iris"},
     "optimizer": {"type": "AdamW", "lr": 0.01},
     "schedule": {"type": "get_cosine_schedule_with_warmup"},
-    "batch_size": 16, "epochs": 3, "warmup_ratio": 0.1, "eval_every_steps": 6,
+    "batch_size": 16,
+    "epochs": 3,
+    "warmup_ratio": 0.1,
+    "eval_every_steps": 6,
 }
 
 
 def test_submitted_job_live_chart_runs_to_completion(stack: str, page: Any) -> None:
-    import json
-
     page.goto(f"{stack}/dashboard/#/jobs")
     page.wait_for_selector("#submit-job")
     page.fill("#spec", json.dumps({**SMALL_JOB, "batch_size": 0}, indent=2))
@@ -150,18 +187,67 @@ def test_submitted_job_live_chart_runs_to_completion(stack: str, page: Any) -> N
     job = httpx.get(f"{stack}/v1/jobs/{job_id}").json()
     assert job["status"] == "succeeded"
     total = job["totals"]["total_updates"]
-    page.wait_for_function(
-        f"document.querySelector('#job-progress').dataset.steps == '{total}'"
-    )
+    page.wait_for_function(f"document.querySelector('#job-progress').dataset.steps == '{total}'")
     assert page.inner_text("#job-progress") == f"{total}/{total} steps"
-    assert page.eval_on_selector_all("#chart-lr canvas, #chart-loss canvas, #chart-grad canvas",
-                                     "c => c.length") == 3
+    assert (
+        page.eval_on_selector_all(
+            "#chart-lr canvas, #chart-loss canvas, #chart-grad canvas", "c => c.length"
+        )
+        == 3
+    )
     assert page.inner_text("#job-status") == "succeeded"
     page.wait_for_selector("#artifacts a:has-text('model')")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "job.png"), full_page=True)
     page.goto(f"{stack}/dashboard/#/jobs")
     page.wait_for_selector(f"tr[data-job='{job_id}'] [data-status=succeeded]")
+
+
+def _enter_token(page: Any, token: str, *, rejected: bool) -> None:
+    page.wait_for_selector(f"#auth-box[data-rejected='{int(rejected)}']:not([hidden])")
+    page.fill("#auth-token", token)
+    page.click("#auth-submit")
+
+
+def test_explorer_and_job_page_ask_for_a_token_when_auth_is_on(auth_stack: str, page: Any) -> None:
+    assert httpx.get(f"{auth_stack}/v1/schedules/kinds").status_code == 401, "auth is on"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    page.goto(f"{auth_stack}/dashboard/#/explorer?kind=torch/CosineAnnealingLR")
+    _enter_token(page, "not-a-configured-token", rejected=False)
+    _enter_token(page, TOKEN, rejected=True)  # the wrong one is refused: asked again
+    assert "not accepted" in page.inner_text("#auth-message")
+    page.wait_for_selector("#explorer-chart[data-revision]")
+    assert page.is_hidden("#auth-box") and page.is_visible("#auth-forget")
+    assert page.evaluate("localStorage.getItem('warmstep.token')") == TOKEN
+    count, total = _expected_points(auth_stack, 10_000, 10_000, 1000, auth)
+    page.wait_for_function(f"document.querySelector('#explorer-chart').dataset.points == '{count}'")
+    assert abs(float(_chart_state(page)["checksum"]) - total) < 1e-6 * total
+
+    page.goto(f"{auth_stack}/dashboard/#/jobs")  # the stored token serves the other pages
+    page.fill("#spec", json.dumps(SMALL_JOB, indent=2))
+    page.click("#submit-job")
+    page.wait_for_url("**/dashboard/#/jobs/*")
+    job_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("[data-done]", timeout=120_000)  # SSE with ?access_token=
+    job = httpx.get(f"{auth_stack}/v1/jobs/{job_id}", headers=auth).json()
+    assert job["status"] == "succeeded"
+    total_updates = job["totals"]["total_updates"]
+    page.wait_for_function(
+        f"document.querySelector('#job-progress').dataset.steps == '{total_updates}'"
+    )
+    assert page.is_hidden("#auth-box"), "asked once"
+    with page.expect_download() as download:  # artifact links fetch with the header
+        page.click("#artifacts a:has-text('model')")
+    assert download.value.suggested_filename == f"{job_id}-model.pt"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "job-auth.png"), full_page=True)
+
+    page.evaluate("localStorage.setItem('warmstep.token', 'a-stale-token')")
+    page.reload()  # a stored token that the server refuses: asked again
+    _enter_token(page, TOKEN, rejected=True)
+    page.wait_for_selector(f"#job-progress[data-steps='{total_updates}']")
+    page.click("#auth-forget")
+    assert page.evaluate("localStorage.getItem('warmstep.token')") is None
 
 
 def test_vendored_chart_library_has_its_licence() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from warmstep_client.v1 import workers_pb2, workers_pb2_grpc
 
 from service.embedded_redis import free_port
 from tests.processes import alive, descendants, spawn, wait_for
+from warmstep_client.v1 import workers_pb2, workers_pb2_grpc
 
 
 def test_dev_stack_starts_serves_and_stops_cleanly(

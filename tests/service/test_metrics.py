@@ -17,28 +17,49 @@ from warmstep import keys, lifecycle
 from warmstep.config import Settings
 from warmstep.jobs import parse_job_spec
 
-SPEC = {"model": {"name": "mlp"}, "data": {"name": "iris"}, "optimizer": {"type": "SGD"},
-        "epochs": 1}
+SPEC = {
+    "model": {"name": "mlp"},
+    "data": {"name": "iris"},
+    "optimizer": {"type": "SGD"},
+    "epochs": 1,
+}
 
 
 async def _claim(redis: aioredis.Redis, job_id: str) -> int:
-    return int(await redis.eval(
-        lifecycle.CLAIM, 2, keys.job_record(job_id), keys.job_events(job_id), "w1",
-        repr(time.time()), 3,
-    ))
+    return int(
+        await redis.eval(
+            lifecycle.CLAIM,
+            2,
+            keys.job_record(job_id),
+            keys.job_events(job_id),
+            "w1",
+            repr(time.time()),
+            3,
+        )
+    )
 
 
 async def _finish(redis: aioredis.Redis, job_id: str, attempt: int) -> None:
     await redis.eval(
-        lifecycle.FINISH, 2, keys.job_record(job_id), keys.job_events(job_id), attempt,
-        "succeeded", repr(time.time()), "", "", "", orjson.dumps({"status": "succeeded"}).decode(),
+        lifecycle.FINISH,
+        2,
+        keys.job_record(job_id),
+        keys.job_events(job_id),
+        attempt,
+        "succeeded",
+        repr(time.time()),
+        "",
+        "",
+        "",
+        orjson.dumps({"status": "succeeded"}).decode(),
     )
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text) for s in family.samples
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
     }
 
 

@@ -12,9 +12,9 @@ import httpx
 import numpy as np
 import pytest
 from google.protobuf import struct_pb2
-from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 from tests.processes import Stack
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 SPECS: list[tuple[dict[str, Any], float | list[float] | None, int]] = [
     ({"type": "CosineAnnealingLR", "T_max": 50, "eta_min": 0.001}, [0.1, 0.01], 120),

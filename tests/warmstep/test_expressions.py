@@ -78,10 +78,15 @@ TABLE: list[tuple[str, PyFn]] = [
     ("math.cos(math.pi * step / 100)", lambda s: math.cos(math.pi * s / 100)),
     ("1 / (2. ** (step - 1))", lambda s: 1 / (2.0 ** (s - 1))),
     ("0.5 * (1 + math.cos(math.pi * step / 50))", lambda s: 0.5 * (1 + math.cos(math.pi * s / 50))),
-    ("float(step) / float(max(1, 20)) if step < 20 else "
-     "max(0.0, float(60 - step) / float(max(1.0, 60 - 20)))",
-     lambda s: float(s) / float(max(1, 20)) if s < 20
-     else max(0.0, float(60 - s) / float(max(1.0, 60 - 20)))),
+    (
+        "float(step) / float(max(1, 20)) if step < 20 else "
+        "max(0.0, float(60 - step) / float(max(1.0, 60 - 20)))",
+        lambda s: (
+            float(s) / float(max(1, 20))
+            if s < 20
+            else max(0.0, float(60 - s) / float(max(1.0, 60 - 20)))
+        ),
+    ),
     ("0.1 ** (step // 10)", lambda s: 0.1 ** (s // 10)),
     ("step // 3 % 2", lambda s: s // 3 % 2),
     ("-step // 4 + step % -3", lambda s: -s // 4 + s % -3),
@@ -91,8 +96,10 @@ TABLE: list[tuple[str, PyFn]] = [
     ("2 ** (step % 53)", lambda s: 2 ** (s % 53)),
     ("3 ** (step % 20) - 1", lambda s: 3 ** (s % 20) - 1),
     ("(-1) ** step", lambda s: (-1) ** s),
-    ("step ** 3 - (step % 7) ** (step % 5) + (-3) ** (step % 34)",
-     lambda s: s**3 - (s % 7) ** (s % 5) + (-3) ** (s % 34)),
+    (
+        "step ** 3 - (step % 7) ** (step % 5) + (-3) ** (step % 34)",
+        lambda s: s**3 - (s % 7) ** (s % 5) + (-3) ** (s % 34),
+    ),
     ("2 ** 52 + 0 ** step + step ** (step % 4)", lambda s: 2**52 + 0**s + s ** (s % 4)),
     ("(-2.0) ** step", lambda s: (-2.0) ** s),
     ("(-2.0) ** (step / 2)", lambda s: (-2.0) ** (s / 2)),
@@ -113,20 +120,34 @@ TABLE: list[tuple[str, PyFn]] = [
     ("math.log(step)", lambda s: math.log(s)),
     ("math.log(step + 4, 2)", lambda s: math.log(s + 4, 2)),
     ("math.exp(step * 12.5)", lambda s: math.exp(s * 12.5)),
-    ("math.exp(-step / 7) + math.tanh(step / 9) + math.atan2(step, 3)",
-     lambda s: math.exp(-s / 7) + math.tanh(s / 9) + math.atan2(s, 3)),
-    ("math.sqrt(step) + math.log2(step + 4) + math.log10(step + 4) + math.tan(step)",
-     lambda s: math.sqrt(s) + math.log2(s + 4) + math.log10(s + 4) + math.tan(s)),
-    ("math.sqrt(step + 3) * math.sin(step) + math.pow(1.1, step) + math.hypot(step, 2)",
-     lambda s: math.sqrt(s + 3) * math.sin(s) + math.pow(1.1, s) + math.hypot(s, 2)),
-    ("math.floor(step / 7) + math.ceil(-step / 7) + math.trunc(-step / 3)",
-     lambda s: math.floor(s / 7) + math.ceil(-s / 7) + math.trunc(-s / 3)),
-    ("round(step / 2) + int(-step / 4) + abs(-step) + math.fabs(-step)",
-     lambda s: round(s / 2) + int(-s / 4) + abs(-s) + math.fabs(-s)),
-    ("min(step, 10) + max(2, step / 3, 7) - min(1, 1.0)",
-     lambda s: min(s, 10) + max(2, s / 3, 7) - min(1, 1.0)),
-    ("math.copysign(1, -step) * math.e + math.tau * math.isfinite(step)",
-     lambda s: math.copysign(1, -s) * math.e + math.tau * math.isfinite(s)),
+    (
+        "math.exp(-step / 7) + math.tanh(step / 9) + math.atan2(step, 3)",
+        lambda s: math.exp(-s / 7) + math.tanh(s / 9) + math.atan2(s, 3),
+    ),
+    (
+        "math.sqrt(step) + math.log2(step + 4) + math.log10(step + 4) + math.tan(step)",
+        lambda s: math.sqrt(s) + math.log2(s + 4) + math.log10(s + 4) + math.tan(s),
+    ),
+    (
+        "math.sqrt(step + 3) * math.sin(step) + math.pow(1.1, step) + math.hypot(step, 2)",
+        lambda s: math.sqrt(s + 3) * math.sin(s) + math.pow(1.1, s) + math.hypot(s, 2),
+    ),
+    (
+        "math.floor(step / 7) + math.ceil(-step / 7) + math.trunc(-step / 3)",
+        lambda s: math.floor(s / 7) + math.ceil(-s / 7) + math.trunc(-s / 3),
+    ),
+    (
+        "round(step / 2) + int(-step / 4) + abs(-step) + math.fabs(-step)",
+        lambda s: round(s / 2) + int(-s / 4) + abs(-s) + math.fabs(-s),
+    ),
+    (
+        "min(step, 10) + max(2, step / 3, 7) - min(1, 1.0)",
+        lambda s: min(s, 10) + max(2, s / 3, 7) - min(1, 1.0),
+    ),
+    (
+        "math.copysign(1, -step) * math.e + math.tau * math.isfinite(step)",
+        lambda s: math.copysign(1, -s) * math.e + math.tau * math.isfinite(s),
+    ),
     ("math.inf * step", lambda s: math.inf * s),
     ("math.nan + step", lambda s: math.nan + s),
     ("1e308 * step", lambda s: 1e308 * s),
@@ -384,8 +405,9 @@ def _extend(children: st.SearchStrategy[Drawn]) -> st.SearchStrategy[Drawn]:
         st.tuples(children, children, children).map(_ifexp),
         st.tuples(children, st.sampled_from(["and", "or"]), children).map(_boolop),
         st.tuples(children, children, children).map(_chain),
-        st.tuples(st.sampled_from(sorted(CALLS)), st.lists(children, min_size=3, max_size=3))
-        .map(_call),
+        st.tuples(st.sampled_from(sorted(CALLS)), st.lists(children, min_size=3, max_size=3)).map(
+            _call
+        ),
     )
 
 

@@ -67,5 +67,3 @@ def test_plan_counts_partial_batches_and_accumulations() -> None:
     steps = plan_training(parse_job_spec({**BASE, "max_steps": 30, "warmup_steps": 5}), 100)
     assert (steps.updates_per_epoch, steps.epochs, steps.total_updates) == (4, 8, 30)
     assert steps.warmup_steps == 5
-
-

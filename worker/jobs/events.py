@@ -30,7 +30,11 @@ CLOSE_RETRIES = 30
 
 class EventWriter:
     def __init__(
-        self, client: redis.Redis, job_id: str, attempt: int, flush_s: float = 0.1,
+        self,
+        client: redis.Redis,
+        job_id: str,
+        attempt: int,
+        flush_s: float = 0.1,
         batch_s: float = 0.02,
     ):
         self._redis = client

@@ -22,7 +22,18 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 KEEPALIVE_S = 15.0
 
 
-@router.post("", status_code=201, response_model=JobPublic, summary="Submit a training job")
+@router.post(
+    "",
+    status_code=201,
+    response_model=JobPublic,
+    summary="Submit a training job",
+    responses={
+        200: {
+            "model": JobPublic,
+            "description": "An earlier submit with the same Idempotency-Key made this job",
+        }
+    },
+)
 async def submit_job(
     redis: RedisDep,
     settings: SettingsDep,
@@ -103,7 +114,7 @@ async def job_events(
 ) -> StreamingResponse:
     await store.get_job(redis, job_id, tenant)
     cursor = bounds.check_cursor(last_event_id or after or "0-0", "Last-Event-ID")
-    slot = await bounds.acquire_stream(redis, tenant, settings.max_streams_per_tenant)
+    slot = await bounds.acquire_stream(redis, tenant, settings)
     events = follow_events(redis, job_id, cursor, keepalive_s=KEEPALIVE_S)
 
     async def stream() -> AsyncIterator[bytes]:

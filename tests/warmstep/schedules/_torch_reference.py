@@ -17,8 +17,11 @@ from warmstep.schedules._core import Curve
 
 def _function(source: str, variable: str) -> Callable[[Any], float]:
     code = compile(source, "<expr>", "eval")
-    return lambda value: eval(code, {"math": math, "__builtins__": {}, "min": min, "max": max,
-                                     "abs": abs}, {variable: value})
+    return lambda value: eval(
+        code,
+        {"math": math, "__builtins__": {}, "min": min, "max": max, "abs": abs},
+        {variable: value},
+    )
 
 
 def build_torch(spec: dict[str, Any], optimizer: torch.optim.Optimizer) -> Any:

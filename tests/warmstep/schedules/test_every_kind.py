@@ -26,8 +26,9 @@ def plausible(schema: dict[str, Any]) -> Any:
     if "array" in kinds:
         return [2, 5]
     if "string" in kinds:
-        enum = schema.get("enum") or next((o.get("enum") for o in schema.get("anyOf", [])
-                                           if o.get("enum")), None)
+        enum = schema.get("enum") or next(
+            (o.get("enum") for o in schema.get("anyOf", []) if o.get("enum")), None
+        )
         return enum[0] if enum else "1.0"
     if "object" in kinds:
         return {"type": "ExponentialLR", "gamma": 0.9}

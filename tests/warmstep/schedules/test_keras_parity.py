@@ -66,8 +66,12 @@ def test_most_values_are_bit_for_bit() -> None:
 
 
 def test_every_group_gets_the_absolute_curve() -> None:
-    spec = {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 10,
-            "decay_rate": 0.5}
+    spec = {
+        "type": "ExponentialDecay",
+        "initial_learning_rate": 0.1,
+        "decay_steps": 10,
+        "decay_rate": 0.5,
+    }
     lr = resolve_spec(spec).evaluate(EvalContext(11, np.array([3.0, 7.0]))).lr
     assert lr[0, 0] == lr[1, 0] == 0.10000000149011612
     assert lr[0, 10] == lr[1, 10] == 0.05000000074505806
@@ -76,15 +80,28 @@ def test_every_group_gets_the_absolute_curve() -> None:
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        ({"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 0,
-          "decay_rate": 0.5}, "schedule.decay_steps"),
-        ({"type": "CosineDecayRestarts", "initial_learning_rate": 0.1,
-          "first_decay_steps": -1}, "schedule.first_decay_steps"),
-        ({"type": "PiecewiseConstantDecay", "boundaries": [1, 2], "values": [0.1, 0.2]},
-         "schedule"),
+        (
+            {
+                "type": "ExponentialDecay",
+                "initial_learning_rate": 0.1,
+                "decay_steps": 0,
+                "decay_rate": 0.5,
+            },
+            "schedule.decay_steps",
+        ),
+        (
+            {"type": "CosineDecayRestarts", "initial_learning_rate": 0.1, "first_decay_steps": -1},
+            "schedule.first_decay_steps",
+        ),
+        (
+            {"type": "PiecewiseConstantDecay", "boundaries": [1, 2], "values": [0.1, 0.2]},
+            "schedule",
+        ),
         ({"type": "PiecewiseConstantDecay", "boundaries": [], "values": [0.1]}, "schedule"),
-        ({"type": "CosineDecay", "initial_learning_rate": 0.1, "decay_steps": 5, "beta": 1},
-         "schedule.beta"),
+        (
+            {"type": "CosineDecay", "initial_learning_rate": 0.1, "decay_steps": 5, "beta": 1},
+            "schedule.beta",
+        ),
     ],
 )
 def test_refuses_what_keras_refuses(spec: dict[str, Any], field: str) -> None:

@@ -65,16 +65,24 @@ def test_most_values_are_bit_for_bit() -> None:
     assert exact >= 0.98 * total
 
 
-
-
 def test_int_and_float_powers_differ_as_in_jax() -> None:
     def curve(power: float) -> np.ndarray:
-        spec = {"type": "polynomial_schedule", "init_value": 0.7, "end_value": 0.01,
-                "power": power, "transition_steps": 33}
+        spec = {
+            "type": "polynomial_schedule",
+            "init_value": 0.7,
+            "end_value": 0.01,
+            "power": power,
+            "transition_steps": 33,
+        }
         return np.asarray(resolve_spec(spec).evaluate(EvalContext(33, np.ones(1))).lr[0])
 
-    spec = {"type": "polynomial_schedule", "init_value": 1.0, "end_value": 0.0, "power": 3,
-            "transition_steps": 3}
+    spec = {
+        "type": "polynomial_schedule",
+        "init_value": 1.0,
+        "end_value": 0.0,
+        "power": 3,
+        "transition_steps": 3,
+    }
     assert isinstance(resolve_spec(spec).params.model_dump()["power"], int)
     assert np.max(np.abs(curve(3) - curve(3.0)) / curve(3.0)) < 1e-6
 
@@ -82,22 +90,54 @@ def test_int_and_float_powers_differ_as_in_jax() -> None:
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        ({"type": "cosine_decay_schedule", "init_value": 0.1, "decay_steps": 0},
-         "schedule.decay_steps"),
-        ({"type": "warmup_cosine_decay_schedule", "init_value": 0.0, "peak_value": 0.1,
-          "warmup_steps": 10, "decay_steps": 10}, "schedule"),
-        ({"type": "piecewise_constant_schedule", "init_value": 0.1,
-          "boundaries_and_scales": {"3": -0.5}}, "schedule.boundaries_and_scales"),
-        ({"type": "linear_onecycle_schedule", "transition_steps": 0, "peak_value": 0.1},
-         "schedule.transition_steps"),
-        ({"type": "join_schedules", "boundaries": [3], "schedules": [
-            {"type": "constant_schedule", "value": 0.1},
-            {"type": "CosineDecay", "initial_learning_rate": 0.1, "decay_steps": 5}]},
-         "schedule"),
-        ({"type": "join_schedules", "boundaries": [3], "schedules": [
-            {"type": "constant_schedule", "value": 0.1},
-            {"type": "cosine_decay_schedule", "init_value": 0.1, "decay_steps": -5}]},
-         "schedule.schedules[1].decay_steps"),
+        (
+            {"type": "cosine_decay_schedule", "init_value": 0.1, "decay_steps": 0},
+            "schedule.decay_steps",
+        ),
+        (
+            {
+                "type": "warmup_cosine_decay_schedule",
+                "init_value": 0.0,
+                "peak_value": 0.1,
+                "warmup_steps": 10,
+                "decay_steps": 10,
+            },
+            "schedule",
+        ),
+        (
+            {
+                "type": "piecewise_constant_schedule",
+                "init_value": 0.1,
+                "boundaries_and_scales": {"3": -0.5},
+            },
+            "schedule.boundaries_and_scales",
+        ),
+        (
+            {"type": "linear_onecycle_schedule", "transition_steps": 0, "peak_value": 0.1},
+            "schedule.transition_steps",
+        ),
+        (
+            {
+                "type": "join_schedules",
+                "boundaries": [3],
+                "schedules": [
+                    {"type": "constant_schedule", "value": 0.1},
+                    {"type": "CosineDecay", "initial_learning_rate": 0.1, "decay_steps": 5},
+                ],
+            },
+            "schedule",
+        ),
+        (
+            {
+                "type": "join_schedules",
+                "boundaries": [3],
+                "schedules": [
+                    {"type": "constant_schedule", "value": 0.1},
+                    {"type": "cosine_decay_schedule", "init_value": 0.1, "decay_steps": -5},
+                ],
+            },
+            "schedule.schedules[1].decay_steps",
+        ),
     ],
 )
 def test_refuses_what_optax_refuses(spec: dict[str, Any], field: str) -> None:
@@ -107,8 +147,13 @@ def test_refuses_what_optax_refuses(spec: dict[str, Any], field: str) -> None:
 
 
 def test_join_boundary_past_the_end_and_groups() -> None:
-    spec = {"type": "join_schedules", "boundaries": [50], "schedules": [
-        {"type": "constant_schedule", "value": 0.1},
-        {"type": "constant_schedule", "value": 0.2}]}
+    spec = {
+        "type": "join_schedules",
+        "boundaries": [50],
+        "schedules": [
+            {"type": "constant_schedule", "value": 0.1},
+            {"type": "constant_schedule", "value": 0.2},
+        ],
+    }
     lr = resolve_spec(spec).evaluate(EvalContext(10, np.array([1.0, 2.0]))).lr
     assert lr.shape == (2, 10) and np.all(lr == np.float64(np.float32(0.1)))

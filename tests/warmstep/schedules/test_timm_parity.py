@@ -57,19 +57,25 @@ def test_multistep_decays_one_step_early() -> None:
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        ({"type": "CosineLRScheduler", "t_initial": 10, "noise_range_t": 5},
-         "schedule.noise_range_t"),
+        (
+            {"type": "CosineLRScheduler", "t_initial": 10, "noise_range_t": 5},
+            "schedule.noise_range_t",
+        ),
         ({"type": "CosineLRScheduler", "t_initial": 0}, "schedule.t_initial"),
         ({"type": "PolyLRScheduler", "t_initial": 5, "lr_min": -1.0}, "schedule.lr_min"),
         ({"type": "TanhLRScheduler", "t_initial": 5, "lb": 3.0, "ub": 1.0}, "schedule"),
         ({"type": "StepLRScheduler", "decay_t": 0}, "schedule.decay_t"),
         ({"type": "MultiStepLRScheduler", "decay_t": [5, 3]}, "schedule.decay_t"),
         ({"type": "WSDLRScheduler", "t_initial": 10, "decay_t": 11}, "schedule"),
-        ({"type": "WSDLRScheduler", "t_initial": 10, "decay_t": 5, "stable_fn": "rsqrt"},
-         "schedule"),
+        (
+            {"type": "WSDLRScheduler", "t_initial": 10, "decay_t": 5, "stable_fn": "rsqrt"},
+            "schedule",
+        ),
         ({"type": "PlateauLRScheduler", "decay_rate": 1.0}, "schedule.decay_rate"),
-        ({"type": "CosineLRScheduler", "t_initial": 10, "warmup_steps": 5},
-         "schedule.warmup_steps"),
+        (
+            {"type": "CosineLRScheduler", "t_initial": 10, "warmup_steps": 5},
+            "schedule.warmup_steps",
+        ),
     ],
 )
 def test_refuses_what_timm_refuses(spec: dict[str, Any], field: str) -> None:

@@ -18,16 +18,52 @@ FUNCTION_CASES: list[tuple[str, dict[str, Any], int]] = [
     ("lambda-warmup", {"type": "LambdaLR", "lr_lambda": "step / 10 if step < 10 else 1.0"}, 20),
     ("lambda-groups", {"type": "LambdaLR", "lr_lambda": ["1.0", "1 / (step + 1)"]}, 10),
     ("multiplicative", {"type": "MultiplicativeLR", "lr_lambda": "0.9"}, 30),
-    ("seq-multiplicative", {"type": "SequentialLR", "milestones": [3], "schedulers": [
-        {"type": "ExponentialLR", "gamma": 0.5},
-        {"type": "MultiplicativeLR", "lr_lambda": "0.5 if step == 0 else 0.9"}]}, 10),
-    ("chain-lambda-exp", {"type": "ChainedScheduler", "schedulers": [
-        {"type": "LambdaLR", "lr_lambda": "1 / (step + 1)"},
-        {"type": "ExponentialLR", "gamma": 0.9}]}, 12),
-    ("cyclic-scale-fn", {"type": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3,
-                         "scale_fn": "1 / (2.0 ** (x - 1))"}, 30),
-    ("cyclic-scale-iter", {"type": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3,
-                           "scale_fn": "0.99 ** x", "scale_mode": "iterations"}, 30),
+    (
+        "seq-multiplicative",
+        {
+            "type": "SequentialLR",
+            "milestones": [3],
+            "schedulers": [
+                {"type": "ExponentialLR", "gamma": 0.5},
+                {"type": "MultiplicativeLR", "lr_lambda": "0.5 if step == 0 else 0.9"},
+            ],
+        },
+        10,
+    ),
+    (
+        "chain-lambda-exp",
+        {
+            "type": "ChainedScheduler",
+            "schedulers": [
+                {"type": "LambdaLR", "lr_lambda": "1 / (step + 1)"},
+                {"type": "ExponentialLR", "gamma": 0.9},
+            ],
+        },
+        12,
+    ),
+    (
+        "cyclic-scale-fn",
+        {
+            "type": "CyclicLR",
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size_up": 3,
+            "scale_fn": "1 / (2.0 ** (x - 1))",
+        },
+        30,
+    ),
+    (
+        "cyclic-scale-iter",
+        {
+            "type": "CyclicLR",
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size_up": 3,
+            "scale_fn": "0.99 ** x",
+            "scale_mode": "iterations",
+        },
+        30,
+    ),
 ]
 
 
@@ -50,12 +86,24 @@ RNG = np.random.default_rng(7)
 NOISY = (1.0 / np.arange(1, 80) + RNG.normal(0, 0.02, 79)).tolist()
 PLATEAU_CASES: list[tuple[str, dict[str, Any], list[float]]] = [
     ("defaults", {"type": "ReduceLROnPlateau"}, NOISY),
-    ("patience0-cooldown", {"type": "ReduceLROnPlateau", "patience": 0, "cooldown": 3},
-     [1.0] * 30),
-    ("max-abs", {"type": "ReduceLROnPlateau", "mode": "max", "threshold_mode": "abs",
-                 "threshold": 0.01, "patience": 2, "factor": 0.5}, NOISY),
-    ("min-lr-groups", {"type": "ReduceLROnPlateau", "patience": 1, "min_lr": [0.001, 0.02]},
-     [1.0] * 40),
+    ("patience0-cooldown", {"type": "ReduceLROnPlateau", "patience": 0, "cooldown": 3}, [1.0] * 30),
+    (
+        "max-abs",
+        {
+            "type": "ReduceLROnPlateau",
+            "mode": "max",
+            "threshold_mode": "abs",
+            "threshold": 0.01,
+            "patience": 2,
+            "factor": 0.5,
+        },
+        NOISY,
+    ),
+    (
+        "min-lr-groups",
+        {"type": "ReduceLROnPlateau", "patience": 1, "min_lr": [0.001, 0.02]},
+        [1.0] * 40,
+    ),
     ("negative-rel", {"type": "ReduceLROnPlateau", "patience": 1}, (-np.asarray(NOISY)).tolist()),
     ("eps", {"type": "ReduceLROnPlateau", "patience": 0, "eps": 0.01}, [1.0] * 10),
 ]

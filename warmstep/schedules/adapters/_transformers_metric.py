@@ -17,8 +17,10 @@ from pydantic import Field
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, KindParams
+from warmstep.schedules.adapters._greedy_scan import greedy_calls
+from warmstep.schedules.adapters._plateau_scan import Threshold, levels_curve
 
-__all__ = ["GreedyParams", "evaluate_greedy"]
+__all__ = ["GreedyParams", "evaluate_greedy", "replay_greedy"]
 
 Mode = Literal["min", "max"]
 ThresholdMode = Literal["rel", "abs"]
@@ -67,7 +69,7 @@ def _per_group(value: float | list[float], name: str, context: EvalContext) -> l
     return [float(value)] * context.groups
 
 
-def _metrics(context: EvalContext) -> list[float]:
+def _metrics(context: EvalContext) -> FloatArray:
     needed = max(context.steps - 1, 0)
     metrics = context.metrics
     if needed and (metrics is None or metrics.shape[0] < needed):
@@ -77,7 +79,7 @@ def _metrics(context: EvalContext) -> list[float]:
             f"metrics (call i receives metrics[i-1]), got {have}",
             field="metrics",
         )
-    return [] if metrics is None else [float(m) for m in metrics[:needed]]
+    return np.asarray([] if metrics is None else metrics[:needed], np.float64)
 
 
 def _curve(history: list[list[float]], context: EvalContext) -> Curve:
@@ -135,7 +137,8 @@ class _Greedy:
             self._reduce()
             self.cooldown_counter, self.bad = p.cooldown, 0
 
-    def _reduce(self) -> None:
+    def _reduce(self) -> bool:
+        """Returns True when it reset to the initial lrs (and counts)."""
         all_at_min = True
         for g, old in enumerate(self.lrs):
             new = max(old * self.p.factor, self.min_lrs[g])
@@ -149,6 +152,8 @@ class _Greedy:
                 self.lrs = list(self.init_lrs)
                 self.reset_start = self.p.reset_start
                 self._reset_counts()
+                return True
+        return False
 
     def _increase(self) -> None:
         for g, old in enumerate(self.lrs):
@@ -159,10 +164,30 @@ class _Greedy:
 
 
 def evaluate_greedy(params: GreedyParams, context: EvalContext) -> Curve:
-    """transformers ``GreedyLR.step(metric)`` replayed over the metrics series."""
+    """transformers ``GreedyLR.step(metric)`` replayed over the metrics series: the fast exact
+    replay of :mod:`._greedy_scan` (:func:`replay_greedy` is the call-by-call reference)."""
+    series = _metrics(context)
+    state = _Greedy(params, context)
+    initial = list(state.lrs)
+    calls, states = greedy_calls(
+        state,
+        series,
+        Threshold(params.threshold, relative=params.threshold_mode == "rel"),
+        maximize=params.mode == "max",
+        patience=params.patience,
+        cooldown=params.cooldown,
+        warmup=params.warmup,
+        window=params.window_size if params.smooth else None,
+    )
+    table = np.asarray([initial, *states], np.float64).reshape(-1, context.groups).T
+    return Curve(lr=levels_curve(table, calls, context.steps))
+
+
+def replay_greedy(params: GreedyParams, context: EvalContext) -> Curve:
+    """transformers ``GreedyLR.step(metric)`` called once per metric (the reference)."""
     state = _Greedy(params, context)
     history = [list(state.lrs)]
-    for current in _metrics(context):
+    for current in _metrics(context).tolist():
         state.step(current)
         history.append(list(state.lrs))
     return _curve(history, context)

@@ -41,8 +41,9 @@ def exp_like_python(x: FloatArray) -> FloatArray:
             frac = np.abs(wide - out.astype(np.longdouble)) / ulp
         uncertain = ~(np.abs(frac - 0.5) > 1e-2) | ~(frac < 0.5)
         uncertain |= ~np.isfinite(out) | (out == 0) | (np.frexp(out)[0] == 0.5)
-    for index in zip(*np.nonzero(uncertain), strict=True):
-        out[index] = math.exp(float(x[index]))
+        uncertain &= x != 0  # exp(±0) is exactly 1, which the extended value already is
+    where = np.flatnonzero(uncertain)
+    out.reshape(-1)[where] = [math.exp(v) for v in x.ravel()[where].tolist()]
     return out
 
 
@@ -162,7 +163,10 @@ def _tri_stage(p: TriStageParams, context: EvalContext) -> Curve:
     warmup_rate = (peak - init) / w if w != 0 else np.zeros_like(peak)
     n = np.arange(context.steps, dtype=np.float64)
     in_decay = np.clip(n - w - h, 0, d)
-    decay = peak * exp_like_python(-rate * in_decay)[None, :]
+    # exp of each distinct count of decay steps (0 .. d) only, then looked up per step
+    distinct = np.arange(min(max(context.steps - w - h, 1), d + 1), dtype=np.float64)
+    looked_up = np.minimum(in_decay, distinct.size - 1).astype(np.int64)
+    decay = peak * exp_like_python(-rate * distinct)[looked_up][None, :]
     lr = np.select(
         [n < w, n < w + h, n <= w + h + d],
         [init + warmup_rate * n, np.broadcast_to(peak, decay.shape), decay],

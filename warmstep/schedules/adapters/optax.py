@@ -20,6 +20,7 @@ float32(0.099) * (1 - 10/30) + float32(0.001) = 0.06700000166893005.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from pydantic import field_validator
@@ -78,8 +79,12 @@ def polynomial(
 
 
 def exponential(
-    init_value: float, steps: int, rate: float, begin: int = 0,
-    staircase: bool = False, end_value: float | None = None,
+    init_value: float,
+    steps: int,
+    rate: float,
+    begin: int = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
 ) -> Schedule:
     """``init * rate**((count - begin)/steps)`` (exponent floored if staircase), ``init`` before
     ``begin``, clipped at ``end_value`` (below for rate < 1, above otherwise)."""
@@ -178,21 +183,37 @@ class CosineDecayScheduleParams(KindParams):
         return value
 
 
-_Builder = Callable[[KindParams], Schedule]
+# Each builder reads the fields of its own kind's params model.
+_Builder = Callable[[Any], Schedule]
 _BUILDERS: dict[str, _Builder] = {
-    "constant_schedule": lambda p: constant(p.value),  # type: ignore[attr-defined]
+    "constant_schedule": lambda p: constant(p.value),
     "polynomial_schedule": lambda p: polynomial(
-        p.init_value, p.end_value, p.power, p.transition_steps, p.transition_begin  # type: ignore[attr-defined]
+        p.init_value,
+        p.end_value,
+        p.power,
+        p.transition_steps,
+        p.transition_begin,
     ),
     "linear_schedule": lambda p: polynomial(
-        p.init_value, p.end_value, 1, p.transition_steps, p.transition_begin  # type: ignore[attr-defined]
+        p.init_value,
+        p.end_value,
+        1,
+        p.transition_steps,
+        p.transition_begin,
     ),
     "exponential_decay": lambda p: exponential(
-        p.init_value, p.transition_steps, p.decay_rate, p.transition_begin,  # type: ignore[attr-defined]
-        p.staircase, p.end_value,  # type: ignore[attr-defined]
+        p.init_value,
+        p.transition_steps,
+        p.decay_rate,
+        p.transition_begin,
+        p.staircase,
+        p.end_value,
     ),
     "cosine_decay_schedule": lambda p: cosine_decay(
-        p.init_value, p.decay_steps, p.alpha, p.exponent  # type: ignore[attr-defined]
+        p.init_value,
+        p.decay_steps,
+        p.alpha,
+        p.exponent,
     ),
 }
 

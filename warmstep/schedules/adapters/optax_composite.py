@@ -181,7 +181,11 @@ class WarmupExponentialDecayScheduleParams(KindParams):
 def _warmup_exponential(p: WarmupExponentialDecayScheduleParams) -> Schedule:
     warmup = polynomial(p.init_value, p.peak_value, 1, p.warmup_steps)
     decay = exponential(
-        p.peak_value, p.transition_steps, p.decay_rate, p.transition_begin, p.staircase,
+        p.peak_value,
+        p.transition_steps,
+        p.decay_rate,
+        p.transition_begin,
+        p.staircase,
         p.end_value,
     )
     return join([warmup, decay], [p.warmup_steps])
@@ -197,25 +201,54 @@ def _sgdr(p: SgdrScheduleParams) -> Schedule:
 
 
 _KINDS: list[tuple[str, type[KindParams], Any, str]] = [
-    ("piecewise_constant_schedule", PiecewiseConstantScheduleParams,
-     lambda p: piecewise_constant(p.init_value, p.boundaries_and_scales),
-     "optax: init_value times every scale whose boundary count has been reached."),
-    ("piecewise_interpolate_schedule", PiecewiseInterpolateScheduleParams,
-     lambda p: piecewise_interpolate(p.interpolate_type, p.init_value, p.boundaries_and_scales),
-     "optax: linear or cosine interpolation between cumulative-scale knots."),
-    ("linear_onecycle_schedule", LinearOnecycleScheduleParams, _linear_onecycle,
-     "optax: linear one-cycle, knots at int(pct_start*N), int(pct_final*N), N."),
-    ("cosine_onecycle_schedule", CosineOnecycleScheduleParams, _cosine_onecycle,
-     "optax: cosine one-cycle, knots at int(pct_start*N) and N; no momentum."),
-    ("warmup_constant_schedule", WarmupConstantScheduleParams,
-     lambda p: polynomial(p.init_value, p.peak_value, 1, p.warmup_steps),
-     "optax: linear warmup to peak_value, then constant."),
-    ("warmup_cosine_decay_schedule", WarmupCosineDecayScheduleParams, warmup_cosine,
-     "optax: linear warmup then cosine decay to end_value; decay_steps includes the warmup."),
-    ("warmup_exponential_decay_schedule", WarmupExponentialDecayScheduleParams,
-     _warmup_exponential, "optax: linear warmup then exponential decay restarted at 0."),
-    ("sgdr_schedule", SgdrScheduleParams, _sgdr,
-     "optax: warmup-cosine pieces joined at cumulative decay_steps."),
+    (
+        "piecewise_constant_schedule",
+        PiecewiseConstantScheduleParams,
+        lambda p: piecewise_constant(p.init_value, p.boundaries_and_scales),
+        "optax: init_value times every scale whose boundary count has been reached.",
+    ),
+    (
+        "piecewise_interpolate_schedule",
+        PiecewiseInterpolateScheduleParams,
+        lambda p: piecewise_interpolate(p.interpolate_type, p.init_value, p.boundaries_and_scales),
+        "optax: linear or cosine interpolation between cumulative-scale knots.",
+    ),
+    (
+        "linear_onecycle_schedule",
+        LinearOnecycleScheduleParams,
+        _linear_onecycle,
+        "optax: linear one-cycle, knots at int(pct_start*N), int(pct_final*N), N.",
+    ),
+    (
+        "cosine_onecycle_schedule",
+        CosineOnecycleScheduleParams,
+        _cosine_onecycle,
+        "optax: cosine one-cycle, knots at int(pct_start*N) and N; no momentum.",
+    ),
+    (
+        "warmup_constant_schedule",
+        WarmupConstantScheduleParams,
+        lambda p: polynomial(p.init_value, p.peak_value, 1, p.warmup_steps),
+        "optax: linear warmup to peak_value, then constant.",
+    ),
+    (
+        "warmup_cosine_decay_schedule",
+        WarmupCosineDecayScheduleParams,
+        warmup_cosine,
+        "optax: linear warmup then cosine decay to end_value; decay_steps includes the warmup.",
+    ),
+    (
+        "warmup_exponential_decay_schedule",
+        WarmupExponentialDecayScheduleParams,
+        _warmup_exponential,
+        "optax: linear warmup then exponential decay restarted at 0.",
+    ),
+    (
+        "sgdr_schedule",
+        SgdrScheduleParams,
+        _sgdr,
+        "optax: warmup-cosine pieces joined at cumulative decay_steps.",
+    ),
 ]
 for _name, _params, _build, _doc in _KINDS:
     register_optax(_name, _params, _build, _doc)

@@ -86,14 +86,14 @@ def timm_curve(
     t = np.arange(context.steps, dtype=np.float64)
     warmup_t = params.warmup_t
     lr = np.empty((context.groups, context.steps), dtype=np.float64)
-    in_warmup = t < warmup_t
-    if warmup_t and in_warmup.any():
+    ramp = int(np.count_nonzero(t < warmup_t))  # t is increasing: the warmup is a prefix
+    if warmup_t and ramp:
         target = base if warmup_target is None else warmup_target[:, None]
         slope = (target - params.warmup_lr_init) / warmup_t
-        lr[:, in_warmup] = params.warmup_lr_init + t[in_warmup] * slope
-    after = t[~in_warmup]
+        lr[:, :ramp] = params.warmup_lr_init + t[:ramp] * slope
+    after = t[ramp:]
     if after.size:
-        lr[:, ~in_warmup] = main(after - warmup_t if warmup_prefix else after)
+        lr[:, ramp:] = main(after - warmup_t if warmup_prefix else after)
     if context.steps:
         lr[:, 0] = params.warmup_lr_init if warmup_t else context.base_lrs
     return Curve(lr=lr)
@@ -102,7 +102,16 @@ def timm_curve(
 def integer_power(base: float, exponents: FloatArray) -> FloatArray:
     """``base ** n`` for whole-number ``n`` as Python computes it (libm ``pow``, correctly rounded
     here), one scalar call per distinct exponent; numpy's SIMD ``power`` can differ in the last
-    bit. Falls back to numpy past a few thousand distinct exponents."""
+    bit. Falls back to numpy past a few thousand distinct exponents. Whole exponents within a
+    short range (the usual case) index a table of every power in it, with no sort."""
+    if exponents.size:
+        low, high = float(exponents.min()), float(exponents.max())
+        if math.isfinite(low) and math.isfinite(high) and high - low < _SCALAR_POWERS:
+            offset = exponents - low
+            index = offset.astype(np.int64)
+            if np.array_equal(index, offset):  # whole numbers only
+                table = [math.pow(base, low + k) for k in range(int(high - low) + 1)]
+                return np.asarray(table, dtype=np.float64)[index]
     distinct, where = np.unique(exponents, return_inverse=True)
     if distinct.size > _SCALAR_POWERS:
         return np.power(base, exponents)
@@ -163,6 +172,10 @@ def _cycled(
         )
         lr = np.full((context.groups, t.size), params.lr_min, dtype=np.float64)
         live = index < params.cycle_limit
+        if live.all():  # the usual case: no masking
+            lr_max = context.base_lrs[:, None] * integer_power(params.cycle_decay, index)
+            span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
+            return params.lr_min + span * term(t_curr, t_i)
         if live.any():
             lr_max = context.base_lrs[:, None] * integer_power(params.cycle_decay, index[live])
             span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min

@@ -15,7 +15,6 @@ i=5. ``step_update`` does nothing for this class, so ``t_in_epochs`` is not an a
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -24,6 +23,7 @@ from pydantic import field_validator
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, Kind, KindParams, Library
 from warmstep.schedules._registry import register
+from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 
 _EPS = 1e-8
 
@@ -61,25 +61,14 @@ class PlateauLRSchedulerParams(KindParams):
 
 def reduction_calls(params: PlateauLRSchedulerParams, metrics: FloatArray, first: int) -> list[int]:
     """Indices ``i >= first`` of the calls at which the inner ReduceLROnPlateau reduces."""
-    better_scale = 1.0 + params.threshold if params.mode == "max" else 1.0 - params.threshold
-    best = -math.inf if params.mode == "max" else math.inf
-    bad = cooldown = 0
-    calls = []
-    for i in range(first, metrics.shape[0] + 1):
-        current = float(metrics[i - 1])
-        improved = current > best * better_scale if params.mode == "max" else (
-            current < best * better_scale
-        )
-        if improved:
-            best, bad = current, 0
-        else:
-            bad += 1
-        if cooldown > 0:
-            cooldown, bad = cooldown - 1, 0
-        if bad > params.patience_t:
-            calls.append(i)
-            cooldown, bad = params.cooldown_t, 0
-    return calls
+    return plateau_scan.reduction_calls(
+        metrics,
+        first,
+        plateau_scan.Threshold(params.threshold, relative=True),
+        maximize=params.mode == "max",
+        patience=params.patience_t,
+        cooldown=params.cooldown_t,
+    )
 
 
 def _group_levels(start: float, count: int, params: PlateauLRSchedulerParams) -> list[float]:
@@ -112,13 +101,10 @@ def _plateau(params: PlateauLRSchedulerParams, context: EvalContext) -> Curve:
         # a negative warmup_t writes warmup_lr_init at construction and never ramps
         after_warmup = params.warmup_lr_init + max(warmup_t, 0) * slope
     first = max(warmup_t + 1, 1)
-    calls = np.asarray(reduction_calls(params, metrics[:needed], first), dtype=np.int64)
-    tail = np.arange(first, steps)
-    if tail.size:
-        passed = np.searchsorted(calls, tail, side="right")
-        for g in range(context.groups):
-            levels = np.asarray(_group_levels(float(after_warmup[g]), calls.size, params))
-            lr[g, first:] = levels[passed]
+    calls = reduction_calls(params, metrics[:needed], first)
+    if first < steps:
+        levels = [_group_levels(float(start), len(calls), params) for start in after_warmup]
+        lr[:, first:] = plateau_scan.levels_curve(levels, calls, steps)[:, first:]
     if steps:
         lr[:, 0] = params.warmup_lr_init if warmup_t else base
     return Curve(lr=lr)

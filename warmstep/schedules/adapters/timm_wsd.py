@@ -43,16 +43,24 @@ class WSDLRSchedulerParams(TimmParams):
         timescale = self.warmup_t if self.stable_timescale is None else self.stable_timescale
         checks = [
             (self.t_initial > 0, f"Invalid t_initial ({self.t_initial}), must be > 0."),
-            (0 < self.decay_t <= self.t_initial, f"Invalid decay_t ({self.decay_t}), must be "
-             f"in (0, t_initial] w/ t_initial={self.t_initial}."),
+            (
+                0 < self.decay_t <= self.t_initial,
+                f"Invalid decay_t ({self.decay_t}), must be "
+                f"in (0, t_initial] w/ t_initial={self.t_initial}.",
+            ),
             (self.lr_min >= 0, f"Invalid lr_min ({self.lr_min}), must be >= 0."),
-            (0.0 < self.decay_ratio < 1.0, f"Invalid decay_ratio ({self.decay_ratio}), "
-             "must be in (0, 1)."),
+            (
+                0.0 < self.decay_ratio < 1.0,
+                f"Invalid decay_ratio ({self.decay_ratio}), must be in (0, 1).",
+            ),
             (self.decay_power > 0, f"Invalid decay_power ({self.decay_power}), must be > 0."),
             (self.stable_power > 0, f"Invalid stable_power ({self.stable_power}), must be > 0."),
-            (self.stable_fn == "constant" or timescale > 0, f"stable_fn={self.stable_fn} "
-             "requires a positive stable_timescale, it defaults to warmup_t "
-             f"({self.warmup_t}), set it explicitly when there is no warmup."),
+            (
+                self.stable_fn == "constant" or timescale > 0,
+                f"stable_fn={self.stable_fn} "
+                "requires a positive stable_timescale, it defaults to warmup_t "
+                f"({self.warmup_t}), set it explicitly when there is no warmup.",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -56,8 +56,12 @@ def _scaled(context: EvalContext, lam: FloatArray) -> Curve:
 
 
 def _warmup(s: FloatArray, warmup: int, body: FloatArray) -> FloatArray:
-    """``float(s) / float(max(1, W))`` for s < W, else ``body``."""
-    return np.where(s < warmup, s / float(max(1, warmup)), body)
+    """``float(s) / float(max(1, W))`` for s < W, else ``body``; ``s`` is the increasing step
+    index (:func:`_steps`), so the warmup is a prefix: only it is computed."""
+    ramp = int(np.searchsorted(s, warmup, side="left"))
+    out = np.array(body, dtype=np.float64)
+    out[:ramp] = s[:ramp] / float(max(1, warmup))
+    return out
 
 
 def _positive(x: FloatArray) -> FloatArray:

@@ -21,10 +21,16 @@ from warmstep_client.v1 import (
 
 
 class WarmstepGrpcClient:
-    def __init__(self, target: str = "127.0.0.1:50051", token: str | None = None,
-                 max_message_bytes: int = 64 * 1024 * 1024) -> None:
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        token: str | None = None,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
         self._channel = grpc.insecure_channel(target, options=options)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.schedules = schedules_pb2_grpc.ScheduleServiceStub(self._channel)
@@ -39,20 +45,29 @@ class WarmstepGrpcClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def evaluate(self, schedule: dict[str, Any], steps: int,
-                 base_lr: float | list[float] | None = None,
-                 metrics: list[float] | None = None, points: int | None = None) -> Curve:
+    def evaluate(
+        self,
+        schedule: dict[str, Any],
+        steps: int,
+        base_lr: float | list[float] | None = None,
+        metrics: list[float] | None = None,
+        points: int | None = None,
+    ) -> Curve:
         spec = struct_pb2.Struct()
         spec.update(schedule)
         lrs = [] if base_lr is None else [base_lr] if isinstance(base_lr, int | float) else base_lr
         answer = self.schedules.Evaluate(
-            schedules_pb2.EvaluateRequest(schedule=spec, base_lr=lrs, steps=steps,
-                                          metrics=metrics or [], points=points or 0),
+            schedules_pb2.EvaluateRequest(
+                schedule=spec, base_lr=lrs, steps=steps, metrics=metrics or [], points=points or 0
+            ),
             metadata=self._metadata,
         )
         lr = np.array([list(s.values) for s in answer.lr], np.float64)
-        momentum = (np.array([list(s.values) for s in answer.momentum], np.float64)
-                    if len(answer.momentum) else None)
+        momentum = (
+            np.array([list(s.values) for s in answer.momentum], np.float64)
+            if len(answer.momentum)
+            else None
+        )
         index = np.array(answer.index, np.int64) if len(answer.index) else None
         return Curve(lr, momentum, index, int(answer.steps))
 
@@ -65,8 +80,9 @@ class WarmstepGrpcClient:
         )
         return dict(json_format.MessageToDict(answer.job, preserving_proto_field_name=True))
 
-    def follow(self, job_id: str, cursor: str = "", retry_s: float = 0.5,
-               max_retries: int = 120) -> Iterator[training_pb2.JobEvent]:
+    def follow(
+        self, job_id: str, cursor: str = "", retry_s: float = 0.5, max_retries: int = 120
+    ) -> Iterator[training_pb2.JobEvent]:
         """Every event after ``cursor`` until the job ends, resuming after a dropped stream."""
         failures = 0
         while True:
@@ -80,8 +96,12 @@ class WarmstepGrpcClient:
                         return
                 return
             except grpc.RpcError as exc:
-                if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
-                                      grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                if exc.code() not in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.CANCELLED,
+                    grpc.StatusCode.INTERNAL,
+                    grpc.StatusCode.UNKNOWN,
+                ):
                     raise
             failures += 1
             if failures > max_retries:

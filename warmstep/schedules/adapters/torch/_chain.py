@@ -19,6 +19,7 @@ ChainedScheduler) routes calls to its children. The simulation has two phases:
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,8 +28,12 @@ import numpy.typing as npt
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray
+from warmstep.schedules.adapters.torch._fast import Multipliers, expand
 from warmstep.schedules.adapters.torch._ops import IntArray, Ops, apply_one, concat_ops
 from warmstep.schedules.adapters.torch._scan import replay
+
+# Tests switch this off to compare the standalone fast paths (:mod:`._fast`) with the simulation.
+FAST_PATHS = True
 
 # Call types a leaf receives.
 STEP, UPDATE0, INITIAL = 0, 1, 2
@@ -79,13 +84,25 @@ class Sink:
         if ops.size:
             self.parts.append((steps, order, ops))
 
-    def merged(self, total_steps: int) -> tuple[Ops, IntArray]:
-        """All writes in execution order, and for each step the index of its last write (-1)."""
+    def merged(self, total_steps: int) -> tuple[Ops, IntArray | None]:
+        """All writes in execution order, and for each step the index of its last write (-1);
+        None when step ``i`` (1-based) has exactly one write, write ``i-1``."""
         if len(self.parts) == 1:
             steps, _, ops = self.parts[0]
+            if steps.shape[0] == total_steps:  # increasing, within 1..total: every step once
+                return ops, None
             last = np.full(total_steps + 1, -1, np.int64)
             last[steps] = np.arange(steps.shape[0])
             return ops, np.maximum.accumulate(last)
+        parts = sorted(self.parts, key=lambda part: part[1])
+        if FAST_PATHS and parts and all(part[0].shape[0] == total_steps for part in parts):
+            return _interleaved([part[2] for part in parts], self.groups, total_steps)
+        if FAST_PATHS and sum(part[0].shape[0] for part in parts) == total_steps:
+            covered = np.zeros(total_steps + 1, bool)
+            for steps, _, _ in parts:
+                covered[steps] = True
+            if covered[1:].all():  # each step written by exactly one leaf
+                return _scattered(parts, self.groups, total_steps), None
         counts = np.zeros(total_steps + 1, np.int64)
         for steps, _, _ in self.parts:
             counts[steps] += 1
@@ -99,10 +116,42 @@ class Sink:
             offset += ops.size
         ops = concat_ops([p[2] for p in sorted(self.parts, key=lambda part: part[1])], self.groups)
         merged = Ops(
-            ops.kind[order], ops.a[:, order], ops.b[:, order], ops.c[:, order],
+            ops.kind[order],
+            ops.a[:, order],
+            ops.b[:, order],
+            ops.c[:, order],
             ops.momentum[:, order],
         )
         return merged, starts[1:] - 1
+
+
+def _interleaved(parts: list[Ops], groups: int, total: int) -> tuple[Ops, IntArray]:
+    """Every leaf writes once per step: step ``i``'s writes are the ``i``-th of each, in order."""
+    k = len(parts)
+
+    def weave(arrays: list[FloatArray]) -> FloatArray:
+        return np.stack(arrays, axis=2).reshape(groups, total * k)
+
+    ops = Ops(
+        np.stack([p.kind for p in parts], axis=1).reshape(total * k),
+        weave([p.a for p in parts]),
+        weave([p.b for p in parts]),
+        weave([p.c for p in parts]),
+        weave([p.momentum for p in parts]),
+    )
+    last = np.concatenate([[-1], np.arange(k - 1, total * k, k, dtype=np.int64)])
+    return ops, last
+
+
+def _scattered(parts: list[tuple[IntArray, int, Ops]], groups: int, total: int) -> Ops:
+    """Each step written by exactly one leaf: the writes placed at their steps."""
+    kind = np.empty(total, np.int64)
+    fields = [np.empty((groups, total), np.float64) for _ in range(4)]
+    for steps, _, ops in parts:
+        kind[steps - 1] = ops.kind
+        for out, values in zip(fields, (ops.a, ops.b, ops.c, ops.momentum), strict=True):
+            out[:, steps - 1] = values
+    return Ops(kind, *fields)
 
 
 class Node(Protocol):
@@ -138,6 +187,11 @@ class Leaf:
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         raise NotImplementedError
+
+    def standalone(self, total: int) -> Multipliers | None:
+        """As the whole schedule, right after construction: its next ``total`` ``step()``
+        calls as multiplications (:mod:`._fast`), or None where :meth:`ops` must run."""
+        return None
 
     def construct(self, opt: Optimizer) -> None:
         self.base_lrs = opt.setdefault_initial_lr()
@@ -184,6 +238,8 @@ class Leaf:
 def bisect_right_many(milestones: list[int], values: IntArray) -> IntArray:
     """``bisect.bisect_right(milestones, v)`` for every v, by the same halving steps, so it
     agrees with Python even for unsorted milestones (which torch does not reject)."""
+    if all(a <= b for a, b in itertools.pairwise(milestones)):
+        return np.searchsorted(np.asarray(milestones, np.int64), values, side="right")
     lo = np.zeros(values.shape, np.int64)
     hi = np.full(values.shape, len(milestones), np.int64)
     table = np.asarray(milestones, np.int64)
@@ -299,6 +355,10 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     lr0 = opt.lr.copy()
     momentum0 = None if opt.momentum is None else opt.momentum.copy()
     total = max(context.steps - 1, 0)
+    standalone = FAST_PATHS and isinstance(root, Leaf) and momentum0 is None
+    fast = root.standalone(total) if standalone and isinstance(root, Leaf) else None
+    if fast is not None:
+        return Curve(lr=expand(lr0, fast, context.steps), momentum=None)
     sink = Sink(context.groups)
     steps = np.arange(1, total + 1, dtype=np.int64)
     root.calls(steps, np.full(total, STEP, np.int64), opt, sink)
@@ -319,11 +379,16 @@ def _forward_fill(written: FloatArray, initial: FloatArray) -> FloatArray:
     return np.where(last[None, :] >= 0, filled, initial[:, None])
 
 
-def _sample(initial: FloatArray, after: FloatArray, last_write: IntArray, steps: int) -> FloatArray:
+def _sample(
+    initial: FloatArray, after: FloatArray, last_write: IntArray | None, steps: int
+) -> FloatArray:
     out = np.empty((initial.shape[0], steps), np.float64)
     if steps == 0:
         return out
     out[:, 0] = initial
+    if last_write is None:
+        out[:, 1:] = after[:, : steps - 1]
+        return out
     index = last_write[1:steps]
     # A step with no write of its own keeps the value of the latest earlier write.
     index = np.maximum.accumulate(index) if index.size else index

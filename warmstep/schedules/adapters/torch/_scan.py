@@ -11,7 +11,7 @@ cosine restarts) each is applied exactly in turn between vectorised products.
 When there are many (every step of a cosine with ``eta_min != 0``) no vectorised form can follow
 torch: its rounding near the bottom of the cosine (where ``lr - eta_min`` is tiny) is amplified
 afterwards, so any other evaluation order drifts from torch by up to ~1e-11 relative. Those
-sequences are therefore replayed write by write in plain Python floats (exact, ~0.2 us a write)
+sequences are therefore folded in plain Python floats (exact, :func:`._fold.fold`, ~0.1 us a write)
 up to ``SCALAR_REPLAY_LIMIT`` writes, and beyond that evaluated as a prefix scan of affine maps
 ``lr -> A*lr + B`` (log2(n) vectorised passes): mathematically the same fold, not bit-exact.
 """
@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
+from warmstep.schedules.adapters.torch._fold import fold
 from warmstep.schedules.adapters.torch._ops import (
     ADD,
     AFFINE,
@@ -37,6 +38,11 @@ from warmstep.schedules.adapters.torch._ops import (
 # of writes times groups, the approximate affine prefix scan).
 EXACT_HARD_LIMIT = 256
 SCALAR_REPLAY_LIMIT = 2_000_000
+# Segments longer than this are multiplied one by one rather than batched by length class.
+_LONG = 64
+# The history-dependent kinds are the highest codes, so one comparison finds them.
+_FIRST_HARD = min(HARD_KINDS)
+assert set(HARD_KINDS) == set(range(_FIRST_HARD, SWA + 1)) and max(SET, MUL) < _FIRST_HARD
 
 
 def replay(lr0: FloatArray, ops: Ops) -> FloatArray:
@@ -45,11 +51,12 @@ def replay(lr0: FloatArray, ops: Ops) -> FloatArray:
     a = np.array(ops.a, np.float64)
     b, c = ops.b, ops.c
     _simplify(kind, a, b, c)
-    hard = np.flatnonzero(np.isin(kind, HARD_KINDS))
+    hard = np.flatnonzero(kind >= _FIRST_HARD)
     if hard.size > EXACT_HARD_LIMIT:
         if kind.size * lr0.size <= SCALAR_REPLAY_LIMIT:
-            return np.stack([_scalar_replay(float(lr0[g]), kind, a[g], b[g], c[g])
-                             for g in range(lr0.size)]).reshape(a.shape)
+            return np.stack(
+                [fold(float(lr0[g]), kind, a[g], b[g], c[g]) for g in range(lr0.size)]
+            ).reshape(a.shape)
         return _affine_scan(lr0, kind, a, b, c)
     values = np.concatenate([lr0[:, None], a], axis=1)
     kinds = np.concatenate([[SET], kind])
@@ -93,17 +100,28 @@ def _simplify(kind: npt.NDArray[np.int64], a: FloatArray, b: FloatArray, c: Floa
 def _segment_products(values: FloatArray, kinds: npt.NDArray[np.int64]) -> FloatArray:
     """Left-to-right running products restarted at every ``SET`` (``kinds[0]`` must be SET).
 
-    Segments are grouped by length (powers of two) and padded with 1.0 into 2-D blocks, so one
+    A long segment is one ``np.multiply.accumulate`` of its own; short ones are grouped by
+    length (powers of two) and padded with 1.0 into 2-D blocks, so one
     ``np.multiply.accumulate(axis=1)`` per length class does every segment of that class.
     """
     n = kinds.shape[0]
-    out = np.empty_like(values)
     starts = np.flatnonzero(kinds == SET)
-    lengths = np.diff(np.append(starts, n))
     if starts.size == 1:
         return np.multiply.accumulate(values, axis=1)
+    out = values.copy()  # a segment of one write is its own value
+    if starts.size == n:
+        return out
+    lengths = np.diff(np.append(starts, n))
+    for start, length in zip(
+        starts[lengths > _LONG].tolist(), lengths[lengths > _LONG].tolist(), strict=True
+    ):
+        out[:, start : start + length] = np.multiply.accumulate(
+            values[:, start : start + length], axis=1
+        )
+    shorter = (lengths > 1) & (lengths <= _LONG)
+    starts, lengths = starts[shorter], lengths[shorter]
     width_class = np.ceil(np.log2(lengths)).astype(np.int64)
-    for cls in np.unique(width_class):
+    for cls in np.flatnonzero(np.bincount(width_class)):
         chosen = width_class == cls
         width = int(2**cls)
         offsets = np.arange(width)
@@ -113,26 +131,6 @@ def _segment_products(values: FloatArray, kinds: npt.NDArray[np.int64]) -> Float
         block = np.multiply.accumulate(block, axis=2)
         out[:, index[valid]] = block[:, valid]
     return out
-
-
-def _scalar_replay(
-    lr: float, kind: npt.NDArray[np.int64], a: FloatArray, b: FloatArray, c: FloatArray
-) -> FloatArray:
-    """One group's writes folded in Python floats, torch's exact expressions (see ``_ops``)."""
-    out = []
-    for k, x, y, z in zip(kind.tolist(), a.tolist(), b.tolist(), c.tolist(), strict=True):
-        if k == MUL:
-            lr = lr * x
-        elif k == AFFINE:
-            lr = x * (lr - y) + y
-        elif k == SET:
-            lr = x
-        elif k == ADD:
-            lr = lr + x
-        else:
-            lr = z * y + z * (1 - y) if x == 1 else z * y + (lr - x * z) / (1 - x) * (1 - y)
-        out.append(lr)
-    return np.asarray(out, np.float64)
 
 
 def _affine_scan(

@@ -26,10 +26,11 @@ def _no_plateau(params: KindParams, name: str, info: ValidationInfo) -> None:
     for i, child in enumerate(getattr(params, "schedulers")):  # noqa: B009
         if child.kind.name == "ReduceLROnPlateau":
             raise invalid(
-                info, f"schedulers[{i}]",
+                info,
+                f"schedulers[{i}]",
                 f"{name} does not support `ReduceLROnPlateau` scheduler as it requires "
                 "additional kwargs to be specified when calling `step`, but got one at index "
-                f"{i} in the given schedulers sequence."
+                f"{i} in the given schedulers sequence.",
             )
     if not getattr(params, "schedulers"):  # noqa: B009
         raise invalid(
@@ -47,11 +48,12 @@ class SequentialLRParams(KindParams):
         _no_plateau(self, "SequentialLR", info)
         if len(self.milestones) != len(self.schedulers) - 1:
             raise invalid(
-                info, "milestones",
+                info,
+                "milestones",
                 "Sequential Schedulers expects number of schedulers provided to be one more than "
                 f"the number of milestone points, but got number of schedulers "
                 f"{len(self.schedulers)} and the number of milestones to be equal to "
-                f"{len(self.milestones)}"
+                f"{len(self.milestones)}",
             )
         return self
 
@@ -74,13 +76,17 @@ def build_chained(p: ChainedSchedulerParams, path: str, groups: int) -> Node:
 
 
 torch_kind(
-    "SequentialLR", SequentialLRParams, build_sequential,
+    "SequentialLR",
+    SequentialLRParams,
+    build_sequential,
     "torch SequentialLR: nested torch schedulers switched at milestones; each starts from its "
     "own epoch 0 (closed form) at its milestone.",
     nested_fields=("schedulers",),
 )
 torch_kind(
-    "ChainedScheduler", ChainedSchedulerParams, build_chained,
+    "ChainedScheduler",
+    ChainedSchedulerParams,
+    build_chained,
     "torch ChainedScheduler: every nested torch scheduler steps on the same lr, in order "
     "(chainable ones multiply).",
     nested_fields=("schedulers",),

@@ -60,9 +60,7 @@ class CosineLeaf(Leaf):
         )
         unchanged = make_ops(MUL, np.ones((b.shape[0], n)))
         closed = make_ops(SET, column(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, n))
-        return select_ops(
-            calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged)
-        )
+        return select_ops(calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged))
 
 
 class CosineAnnealingWarmRestartsParams(KindParams):
@@ -127,12 +125,16 @@ class WarmRestartsLeaf(Leaf):
 
 _DOC = " Needs base_lr."
 torch_kind(
-    "CosineAnnealingLR", CosineAnnealingLRParams, CosineLeaf,
+    "CosineAnnealingLR",
+    CosineAnnealingLRParams,
+    CosineLeaf,
     "torch CosineAnnealingLR: eta_min+(b-eta_min)*(1+cos(pi*e/T_max))/2, recursive, periodic "
     "past T_max (period 2*T_max)." + _DOC,
 )
 torch_kind(
-    "CosineAnnealingWarmRestarts", CosineAnnealingWarmRestartsParams, WarmRestartsLeaf,
+    "CosineAnnealingWarmRestarts",
+    CosineAnnealingWarmRestartsParams,
+    WarmRestartsLeaf,
     "torch CosineAnnealingWarmRestarts: cosine from b to eta_min over T_i steps, restarting, "
     "T_i = T_0*T_mult**k." + _DOC,
 )

@@ -64,8 +64,8 @@ class CyclicLeaf(Leaf):
         up = float(p.step_size_up)
         self.total = up + (float(p.step_size_down) if p.step_size_down is not None else up)
         self.ratio = up / self.total
-        self.scale_mode = p.scale_mode if p.scale_fn else (
-            "iterations" if p.mode == "exp_range" else "cycle"
+        self.scale_mode = (
+            p.scale_mode if p.scale_fn else ("iterations" if p.mode == "exp_range" else "cycle")
         )
         self.custom = None
         if p.scale_fn is not None:
@@ -138,23 +138,34 @@ class OneCycleLRParams(KindParams):
     def _check(self, info: ValidationInfo) -> OneCycleLRParams:
         if self.total_steps is not None:
             if self.total_steps <= 0:
-                raise invalid(info, "total_steps",
-                              f"Expected positive integer total_steps, but got {self.total_steps}")
+                raise invalid(
+                    info,
+                    "total_steps",
+                    f"Expected positive integer total_steps, but got {self.total_steps}",
+                )
         elif self.epochs is not None and self.steps_per_epoch is not None:
             if self.epochs <= 0:
-                raise invalid(info, "epochs",
-                              f"Expected positive integer epochs, but got {self.epochs}")
+                raise invalid(
+                    info, "epochs", f"Expected positive integer epochs, but got {self.epochs}"
+                )
             if self.steps_per_epoch <= 0:
                 raise invalid(
-                    info, "steps_per_epoch",
+                    info,
+                    "steps_per_epoch",
                     f"Expected positive integer steps_per_epoch, but got {self.steps_per_epoch}",
                 )
         else:
-            raise invalid(info, "total_steps",
-                          "You must define either total_steps OR (epochs AND steps_per_epoch)")
+            raise invalid(
+                info,
+                "total_steps",
+                "You must define either total_steps OR (epochs AND steps_per_epoch)",
+            )
         if self.pct_start < 0 or self.pct_start > 1:
-            raise invalid(info, "pct_start",
-                          f"Expected float between 0 and 1 pct_start, but got {self.pct_start}")
+            raise invalid(
+                info,
+                "pct_start",
+                f"Expected float between 0 and 1 pct_start, but got {self.pct_start}",
+            )
         return self
 
     @property
@@ -177,7 +188,10 @@ def one_cycle_phases(p: OneCycleLRParams) -> list[Phase]:
             first,
             (
                 float(2 * p.pct_start * n) - 2,
-                "max_lr", "initial_lr", "base_momentum", "max_momentum",
+                "max_lr",
+                "initial_lr",
+                "base_momentum",
+                "max_momentum",
             ),
             (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
         ]
@@ -240,14 +254,20 @@ class OneCycleLeaf(Leaf):
 
 
 torch_kind(
-    "CyclicLR", CyclicLRParams, CyclicLeaf,
+    "CyclicLR",
+    CyclicLRParams,
+    CyclicLeaf,
     "torch CyclicLR: triangular cycles between base_lr and max_lr (absolute; base_lr of the "
     "request only fixes the number of groups); cycles momentum inversely.",
-    needs_base_lr=False, cycles_momentum=True,
+    needs_base_lr=False,
+    cycles_momentum=True,
 )
 torch_kind(
-    "OneCycleLR", OneCycleLRParams, OneCycleLeaf,
+    "OneCycleLR",
+    OneCycleLRParams,
+    OneCycleLeaf,
     "torch OneCycleLR: max_lr/div_factor up to max_lr then down to initial/final_div_factor "
     "(absolute lrs); cycles momentum; at most total_steps steps.",
-    needs_base_lr=False, cycles_momentum=True,
+    needs_base_lr=False,
+    cycles_momentum=True,
 )

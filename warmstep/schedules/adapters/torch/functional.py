@@ -18,6 +18,7 @@ from pydantic import Field
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import FloatArray, KindParams
 from warmstep.schedules.adapters.torch._chain import INITIAL, Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._fast import Multipliers
 from warmstep.schedules.adapters.torch._kinds import torch_kind
 from warmstep.schedules.adapters.torch._ops import MUL, SET, Ops, make_ops
 
@@ -59,6 +60,10 @@ class LambdaLeaf(Leaf):
         values = evaluate_lambdas(self.functions, calls.epoch)
         return make_ops(SET, self.base_lrs[:, None] * values)
 
+    def standalone(self, total: int) -> Multipliers | None:
+        values = evaluate_lambdas(self.functions, np.arange(1, total + 1))
+        return Multipliers(None, self.base_lrs[:, None] * values, written=True)
+
 
 class MultiplicativeLeaf(Leaf):
     def __init__(self, p: LambdaLRParams, path: str, groups: int) -> None:
@@ -69,13 +74,20 @@ class MultiplicativeLeaf(Leaf):
         values = evaluate_lambdas(self.functions, calls.epoch)
         return make_ops(MUL, np.where(calls.kind == INITIAL, 1.0, values))
 
+    def standalone(self, total: int) -> Multipliers | None:
+        return Multipliers(None, evaluate_lambdas(self.functions, np.arange(1, total + 1)))
+
 
 torch_kind(
-    "LambdaLR", LambdaLRParams, LambdaLeaf,
+    "LambdaLR",
+    LambdaLRParams,
+    LambdaLeaf,
     "torch LambdaLR: b*lr_lambda(step), lr_lambda an expression in `step`. Needs base_lr.",
 )
 torch_kind(
-    "MultiplicativeLR", LambdaLRParams, MultiplicativeLeaf,
+    "MultiplicativeLR",
+    LambdaLRParams,
+    MultiplicativeLeaf,
     "torch MultiplicativeLR: lr *= lr_lambda(step) at every step after construction. "
     "Needs base_lr.",
 )

@@ -10,7 +10,6 @@ The loop over metrics is sequential by nature (each decision depends on the prev
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -19,6 +18,7 @@ from pydantic import field_validator
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, Kind, KindParams, Library
 from warmstep.schedules._registry import register
+from warmstep.schedules.adapters._plateau_scan import Threshold, levels_curve, reduction_calls
 from warmstep.schedules.adapters.torch._kinds import per_group
 
 
@@ -40,16 +40,6 @@ class ReduceLROnPlateauParams(KindParams):
         return value
 
 
-def _is_better(p: ReduceLROnPlateauParams, a: float, best: float) -> bool:
-    if p.mode == "min" and p.threshold_mode == "rel":
-        return a < best * (1.0 - p.threshold)
-    if p.mode == "min":
-        return a < best - p.threshold
-    if p.threshold_mode == "rel":
-        return a > best * (p.threshold + 1.0)
-    return a > best + p.threshold
-
-
 def evaluate(p: ReduceLROnPlateauParams, context: EvalContext) -> Curve:
     steps = context.steps
     metrics = context.metrics
@@ -61,26 +51,22 @@ def evaluate(p: ReduceLROnPlateauParams, context: EvalContext) -> Curve:
             field="metrics",
         )
     min_lrs = [float(v) for v in per_group(p.min_lr, "min_lr", context.path, context.groups)]
-    lrs = [float(v) for v in context.base_lrs]
-    out = np.empty((context.groups, steps))
-    best = math.inf if p.mode == "min" else -math.inf
-    bad = cooldown = 0
-    for i in range(steps):
-        if i > 0:
-            assert metrics is not None
-            current = float(metrics[i - 1])
-            if _is_better(p, current, best):
-                best, bad = current, 0
-            else:
-                bad += 1
-            if cooldown > 0:
-                cooldown -= 1
-                bad = 0
-            if bad > p.patience:
-                lrs = [_reduce(old, p, floor) for old, floor in zip(lrs, min_lrs, strict=True)]
-                cooldown, bad = p.cooldown, 0
-        out[:, i] = lrs
-    return Curve(lr=out)
+    series = np.asarray(metrics if metrics is not None else [], np.float64)[: max(steps - 1, 0)]
+    calls = reduction_calls(
+        series,
+        1,
+        Threshold(p.threshold, relative=p.threshold_mode == "rel"),
+        maximize=p.mode == "max",
+        patience=p.patience,
+        cooldown=p.cooldown,
+    )
+    levels = []
+    for base, floor in zip(context.base_lrs.tolist(), min_lrs, strict=True):
+        row = [float(base)]
+        for _ in calls:
+            row.append(_reduce(row[-1], p, floor))
+        levels.append(row)
+    return Curve(lr=levels_curve(levels, calls, steps))
 
 
 def _reduce(old: float, p: ReduceLROnPlateauParams, floor: float) -> float:

@@ -18,6 +18,7 @@ from pydantic import field_validator
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import KindParams
 from warmstep.schedules.adapters.torch._chain import INITIAL, UPDATE0, Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._fast import Multipliers
 from warmstep.schedules.adapters.torch._kinds import column, torch_kind
 from warmstep.schedules.adapters.torch._libm import pow_like_python
 from warmstep.schedules.adapters.torch._ops import MUL, SET, Ops, make_ops, select_ops
@@ -62,6 +63,13 @@ class StepLeaf(Leaf):
         chain = multiply(np.where(decay, self.p.gamma, 1.0), opt.lr.shape[0])
         return closed_form_or(calls, self, self.p.gamma**0, chain)
 
+    def standalone(self, total: int) -> Multipliers | None:
+        size = self.p.step_size
+        if size <= 0:
+            return None
+        decays = np.arange(size - 1, total, size, dtype=np.int64)
+        return Multipliers(decays, np.full((1, decays.size), self.p.gamma))
+
 
 class MultiStepLRParams(KindParams):
     milestones: list[int]
@@ -84,6 +92,11 @@ class MultiStepLeaf(Leaf):
             factor[calls.epoch == milestone] = self.p.gamma**count
         at_zero = self.p.gamma ** sum(1 for m in self.p.milestones if m <= 0)
         return closed_form_or(calls, self, at_zero, multiply(factor, opt.lr.shape[0]))
+
+    def standalone(self, total: int) -> Multipliers | None:
+        hit = sorted(m for m in self.counts if 1 <= m <= total)
+        factors = [self.p.gamma ** self.counts[m] for m in hit]
+        return Multipliers(np.asarray(hit, np.int64) - 1, np.asarray([factors], np.float64))
 
 
 class ConstantLRParams(KindParams):
@@ -115,6 +128,14 @@ class ConstantLeaf(Leaf):
         factor = np.where(e == 0, f, np.where(restore, 1.0 / (f or 1.0), 1.0))
         at_zero = f + (total <= 0) * (1 - f)
         return closed_form_or(calls, self, at_zero, multiply(factor, opt.lr.shape[0]))
+
+    def standalone(self, total: int) -> Multipliers | None:
+        restore = 1 <= self.p.total_iters <= total
+        if restore and self.p.factor == 0:
+            return None
+        calls = [self.p.total_iters - 1] if restore else []
+        factors = [[1.0 / self.p.factor]] if restore else [[]]
+        return Multipliers(np.asarray(calls, np.int64), np.asarray(factors, np.float64))
 
 
 class LinearLRParams(KindParams):
@@ -164,6 +185,15 @@ class LinearLeaf(Leaf):
         at_zero = s + (end - s) * min(total, 0) / (total or 1)
         return closed_form_or(calls, self, at_zero, multiply(factor, opt.lr.shape[0]))
 
+    def standalone(self, total: int) -> Multipliers | None:
+        s, end = self.p.start_factor, self.p.end_factor
+        e = np.arange(1, max(min(self.p.total_iters, total), 0) + 1, dtype=np.int64)
+        denominator = self.p.total_iters * s + (e - 1) * (end - s)
+        if np.any(denominator == 0):
+            return None
+        factors = np.asarray(1.0 + (end - s) / denominator, np.float64)
+        return Multipliers(e - 1, factors[None, :])
+
 
 class ExponentialLRParams(KindParams):
     gamma: float
@@ -180,6 +210,9 @@ class ExponentialLeaf(Leaf):
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         factor = np.where(calls.kind == INITIAL, 1.0, self.p.gamma)
         return closed_form_or(calls, self, self.p.gamma**0, multiply(factor, opt.lr.shape[0]))
+
+    def standalone(self, total: int) -> Multipliers | None:
+        return Multipliers(None, np.full((1, total), self.p.gamma))
 
 
 class PolynomialLRParams(KindParams):
@@ -211,27 +244,48 @@ class PolynomialLeaf(Leaf):
         at_zero = (1.0 - min(total, 0) / t) ** self.p.power
         return closed_form_or(calls, self, at_zero, multiply(factor, opt.lr.shape[0]))
 
+    def standalone(self, total: int) -> Multipliers | None:
+        t = self.p.total_iters
+        e = np.arange(1, max(min(t, total), 0) + 1, dtype=np.int64)
+        if t == 0:
+            return None
+        base = (1.0 - e / t) / (1.0 - (e - 1) / t)
+        if self.p.power < 0 and np.any(base == 0):
+            return None
+        factors = pow_like_python(base, np.full(base.shape, self.p.power))
+        return Multipliers(e - 1, factors[None, :])
+
 
 _DOC = " Needs base_lr (the optimizer lr of each group)."
 
 torch_kind("StepLR", StepLRParams, StepLeaf, "torch StepLR: b*gamma**(e//step_size)." + _DOC)
 torch_kind(
-    "MultiStepLR", MultiStepLRParams, MultiStepLeaf,
+    "MultiStepLR",
+    MultiStepLRParams,
+    MultiStepLeaf,
     "torch MultiStepLR: b*gamma**(milestones passed); repeats stack, 0 applies at once." + _DOC,
 )
 torch_kind(
-    "ConstantLR", ConstantLRParams, ConstantLeaf,
+    "ConstantLR",
+    ConstantLRParams,
+    ConstantLeaf,
     "torch ConstantLR: b*factor until total_iters, then b." + _DOC,
 )
 torch_kind(
-    "LinearLR", LinearLRParams, LinearLeaf,
+    "LinearLR",
+    LinearLRParams,
+    LinearLeaf,
     "torch LinearLR: b*start_factor rising linearly to b*end_factor at total_iters." + _DOC,
 )
 torch_kind(
-    "ExponentialLR", ExponentialLRParams, ExponentialLeaf,
+    "ExponentialLR",
+    ExponentialLRParams,
+    ExponentialLeaf,
     "torch ExponentialLR: b*gamma**e." + _DOC,
 )
 torch_kind(
-    "PolynomialLR", PolynomialLRParams, PolynomialLeaf,
+    "PolynomialLR",
+    PolynomialLRParams,
+    PolynomialLeaf,
     "torch PolynomialLR: b*(1-min(e,T)/T)**power." + _DOC,
 )

@@ -68,7 +68,9 @@ class SWALeaf(Leaf):
 
 
 torch_kind(
-    "SWALR", SWALRParams, SWALeaf,
+    "SWALR",
+    SWALRParams,
+    SWALeaf,
     "torch.optim.swa_utils.SWALR: anneal from the group lr to swa_lr over anneal_epochs "
     "('cos' or 'linear'), then hold swa_lr. Needs base_lr.",
 )

@@ -1,0 +1,302 @@
+"""The engine's fast paths against their slow references, bit for bit, on random parameters.
+
+- torch standalone chainable kinds (:mod:`..adapters.torch._fast`) vs the full simulation;
+- the run-wise fold (:mod:`..adapters.torch._fold`) vs the write-by-write fold;
+- the segment products of :mod:`..adapters.torch._scan` vs a plain Python product;
+- the plateau decision loop vs the original per-call loop (torch's own expressions);
+- GreedyLR's fast replay vs calling ``step(metric)`` once per metric;
+- the exact square and exp helpers vs Python's own ``**`` and ``math.exp``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from warmstep.errors import InvalidArgument
+from warmstep.schedules import EvalContext, resolve_spec
+from warmstep.schedules.adapters import _transformers_metric as greedy
+from warmstep.schedules.adapters.fairseq import exp_like_python
+from warmstep.schedules.adapters.torch import _chain, _fold, _scan
+from warmstep.schedules.adapters.torch._libm import pow_like_python
+from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA
+
+Spec = dict[str, Any]
+
+
+def _curve(spec: Spec, steps: int, base: list[float], metrics: Any = None) -> np.ndarray:
+    context = EvalContext(steps, np.asarray(base, np.float64), metrics)
+    return np.asarray(resolve_spec(spec).evaluate(context).lr)
+
+
+def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
+    span = int(rng.integers(0, steps + 3))
+    gamma = float(rng.choice([0.1, 0.5, 0.9, 0.97, 1.0, 1.003, float(rng.uniform(0.2, 1.2))]))
+    return {
+        "StepLR": {"step_size": max(span // 3, 1), "gamma": gamma},
+        "MultiStepLR": {
+            "milestones": rng.integers(-2, steps + 2, int(rng.integers(0, 6))).tolist(),
+            "gamma": gamma,
+        },
+        "ConstantLR": {
+            "factor": float(rng.choice([0.0, 0.25, 1 / 3, rng.uniform()])),
+            "total_iters": span,
+        },
+        "LinearLR": {
+            "start_factor": float(rng.uniform(0.01, 1.0)),
+            "total_iters": span,
+            "end_factor": float(rng.choice([0.0, 1.0, rng.uniform()])),
+        },
+        "ExponentialLR": {"gamma": gamma},
+        "PolynomialLR": {"total_iters": span, "power": float(rng.choice([1.0, 2.0, 0.5, 2.7]))},
+        "MultiplicativeLR": {"lr_lambda": f"{gamma} ** (step % 3) * (1 - step / {steps + 7})"},
+        "LambdaLR": {"lr_lambda": f"{gamma} ** step * min(1.0, (step + 1) / 7)"},
+    }[kind] | {"type": kind}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "StepLR",
+        "MultiStepLR",
+        "ConstantLR",
+        "LinearLR",
+        "ExponentialLR",
+        "PolynomialLR",
+        "MultiplicativeLR",
+        "LambdaLR",
+    ],
+)
+def test_torch_standalone_matches_simulation(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(len(kind))
+    for _ in range(60):
+        steps = int(rng.integers(0, 400))
+        base = rng.uniform(0.001, 1.0, int(rng.integers(1, 3))).tolist()
+        spec = _torch_spec(rng, kind, steps)
+        fast = _curve_or_error(spec, steps, base)
+        with monkeypatch.context() as patch:
+            patch.setattr(_chain, "FAST_PATHS", False)
+            slow = _curve_or_error(spec, steps, base)
+        if isinstance(slow, str):
+            assert fast == slow, spec
+        else:
+            np.testing.assert_array_equal(fast, slow, err_msg=str(spec))
+
+
+def _curve_or_error(spec: Spec, steps: int, base: list[float]) -> np.ndarray | str:
+    try:
+        return _curve(spec, steps, base)
+    except InvalidArgument as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("composite", ["SequentialLR", "ChainedScheduler"])
+def test_torch_composite_merges_match_general_merge(
+    composite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(len(composite))
+    kinds = [
+        "StepLR",
+        "ExponentialLR",
+        "LinearLR",
+        "ConstantLR",
+        "PolynomialLR",
+        "MultiplicativeLR",
+    ]
+    for _ in range(40):
+        steps = int(rng.integers(1, 300))
+        children = [
+            _torch_spec(rng, str(rng.choice(kinds)), steps) for _ in range(int(rng.integers(1, 4)))
+        ]
+        spec: Spec = {"type": composite, "schedulers": children}
+        if composite == "SequentialLR":
+            cuts = rng.integers(0, steps + 2, len(children) - 1)
+            spec["milestones"] = (np.sort(cuts) if rng.uniform() < 0.8 else cuts).tolist()
+        base = rng.uniform(0.001, 1.0, int(rng.integers(1, 3))).tolist()
+        fast = _curve_or_error(spec, steps, base)
+        with monkeypatch.context() as patch:
+            patch.setattr(_chain, "FAST_PATHS", False)
+            slow = _curve_or_error(spec, steps, base)
+        if isinstance(slow, str):
+            assert fast == slow, spec
+        else:
+            np.testing.assert_array_equal(fast, slow, err_msg=str(spec))
+
+
+def _random_writes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """Runs of one kind (random lengths), AFFINE runs with one eta_min each."""
+    kinds: list[int] = []
+    a: list[float] = []
+    b: list[float] = []
+    c: list[float] = []
+    while len(kinds) < n:
+        k = int(rng.choice([SET, MUL, AFFINE, ADD, SWA], p=[0.1, 0.3, 0.4, 0.1, 0.1]))
+        length = int(rng.integers(1, 200))
+        eta = float(rng.choice([0.0, 1e-3, rng.uniform(0, 0.1)]))
+        kinds += [k] * length
+        a += (rng.normal(0, 1e-3, length) if k == ADD else rng.uniform(0.9, 1.0, length)).tolist()
+        b += [eta] * length if k != SWA else rng.uniform(0, 1, length).tolist()
+        c += rng.uniform(0.01, 0.1, length).tolist()
+    return (
+        np.asarray(kinds[:n], np.int64),
+        np.asarray(a[:n], np.float64),
+        np.asarray(b[:n], np.float64),
+        np.asarray(c[:n], np.float64),
+    )
+
+
+def test_fold_by_runs_matches_write_by_write() -> None:
+    rng = np.random.default_rng(7)
+    for n in [0, 1, 5, 64, 3000, 20000]:
+        kind, a, b, c = _random_writes(rng, n)
+        lr = float(rng.uniform(0.01, 1))
+        expected = _fold.fold_by_write(lr, kind, a, b, c)
+        np.testing.assert_array_equal(_fold.fold(lr, kind, a, b, c), expected)
+
+
+@pytest.mark.parametrize("T_max", [1, 2, 7, 300, 5000])
+def test_cosine_eta_min_fold_matches_write_by_write(
+    T_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = {"type": "CosineAnnealingLR", "T_max": T_max, "eta_min": 0.0013}
+    fast = _curve(spec, 12_000, [0.1, 0.37])
+    with monkeypatch.context() as patch:
+        patch.setattr(_fold, "MIN_MEAN_RUN", 10**9)  # always write by write
+        slow = _curve(spec, 12_000, [0.1, 0.37])
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_segment_products_match_python() -> None:
+    rng = np.random.default_rng(3)
+    for n in [1, 2, 10, 1000, 1000, 5000]:
+        kinds = np.where(rng.uniform(size=n) < rng.choice([0.002, 0.02, 0.5, 1.0]), SET, MUL)
+        kinds[0] = SET
+        values = rng.uniform(0.5, 1.5, (2, n))
+        expected = values.copy()
+        for i in range(1, n):
+            if kinds[i] == MUL:
+                expected[:, i] = expected[:, i - 1] * values[:, i]
+        np.testing.assert_array_equal(_scan._segment_products(values, kinds), expected)
+
+
+def _plateau_reference(p: Spec, metrics: list[float], base: list[float]) -> np.ndarray:
+    """torch ReduceLROnPlateau.step(metric), call by call (its own expressions)."""
+    th, mode, rel = p["threshold"], p["mode"], p["threshold_mode"] == "rel"
+    lrs, best = list(base), (math.inf if mode == "min" else -math.inf)
+    bad = cooldown = 0
+    out = [list(lrs)]
+    for a in metrics:
+        if mode == "min":
+            better = a < best * (1.0 - th) if rel else a < best - th
+        else:
+            better = a > best * (th + 1.0) if rel else a > best + th
+        best, bad = (a, 0) if better else (best, bad + 1)
+        if cooldown > 0:
+            cooldown, bad = cooldown - 1, 0
+        if bad > p["patience"]:
+            new = [max(old * p["factor"], 0.0) for old in lrs]
+            lrs = [n if o - n > p["eps"] else o for o, n in zip(lrs, new, strict=True)]
+            cooldown, bad = p["cooldown"], 0
+        out.append(list(lrs))
+    return np.asarray(out).T
+
+
+def _metric_series(rng: np.random.Generator, n: int) -> np.ndarray:
+    i = np.arange(n, dtype=np.float64)
+    noise = float(rng.choice([0.0, 0.01, 0.3]))
+    series = 1.0 / (1.0 + float(rng.uniform(0, 0.05)) * i) + noise * np.sin(0.37 * i)
+    if rng.uniform() < 0.3:
+        series = np.round(series, 1)  # plateaus and exact ties
+    return series * float(rng.choice([1.0, -1.0]))
+
+
+def test_plateau_loop_matches_reference() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        p = {
+            "mode": str(rng.choice(["min", "max"])),
+            "threshold_mode": str(rng.choice(["rel", "abs"])),
+            "threshold": float(rng.choice([0.0, 1e-4, 0.05])),
+            "patience": int(rng.integers(-1, 6)),
+            "cooldown": int(rng.integers(-1, 4)),
+            "factor": float(rng.choice([0.1, 0.5, 0.9])),
+            "eps": float(rng.choice([1e-8, 1e-3])),
+        }
+        steps = int(rng.integers(1, 300))
+        metrics = _metric_series(rng, steps - 1)
+        got = _curve({"type": "ReduceLROnPlateau", **p}, steps, [0.1, 0.02], metrics)
+        np.testing.assert_array_equal(got, _plateau_reference(p, metrics.tolist(), [0.1, 0.02]))
+
+
+def test_greedy_fast_replay_matches_step_by_step() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(120):
+        params = greedy.GreedyParams(
+            mode=str(rng.choice(["min", "max"])),
+            threshold_mode=str(rng.choice(["rel", "abs"])),
+            threshold=float(rng.choice([0.0, 1e-6, 0.01])),
+            patience=int(rng.integers(0, 6)),
+            cooldown=int(rng.integers(0, 4)),
+            warmup=int(rng.integers(0, 4)),
+            factor=float(rng.choice([0.5, 0.8, 0.95])),
+            min_lr=float(rng.choice([1e-3, 0.05])),
+            max_lr=float(rng.choice([0.2, 1.0])),
+            smooth=bool(rng.uniform() < 0.6),
+            window_size=int(rng.integers(1, 60)),
+            reset_start=int(rng.integers(1, 8)),
+        )
+        steps = int(rng.integers(1, 1500))
+        context = EvalContext(steps, np.array([0.1, 0.3]), _metric_series(rng, steps - 1))
+        fast = greedy.evaluate_greedy(params, context).lr
+        np.testing.assert_array_equal(fast, greedy.replay_greedy(params, context).lr)
+
+
+def test_square_matches_python_pow() -> None:
+    rng = np.random.default_rng(13)
+    powers = 2.0 ** np.arange(-300, 300)
+    x = np.concatenate(
+        [
+            rng.uniform(-1, 1, 100_000) * rng.choice([1.0, 1e-3, 7.3, 1e5], 100_000),
+            1 - rng.uniform(0, 1e-6, 20_000),
+            powers,
+            -powers,
+            np.sqrt(powers),
+            np.nextafter(np.sqrt(powers), 0),
+            [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 5e-324],
+        ]
+    )
+    got = pow_like_python(x, np.full(x.shape, 2.0))
+    np.testing.assert_array_equal(got, [v**2.0 for v in x.tolist()])
+    assert np.array_equal(np.signbit(got), np.signbit(np.asarray([v**2.0 for v in x.tolist()])))
+
+
+def test_exp_like_python_matches_math_exp() -> None:
+    rng = np.random.default_rng(17)
+    x = np.concatenate([-rng.uniform(0, 30, 50_000), rng.normal(0, 1, 20_000), [0.0, -0.0]])
+    np.testing.assert_array_equal(exp_like_python(x), [math.exp(v) for v in x.tolist()])
+
+
+def test_tri_stage_looks_up_the_same_exponentials() -> None:
+    rng = np.random.default_rng(19)
+    for _ in range(40):
+        w, h, d = (int(v) for v in rng.integers(0, 60, 3))
+        final = float(rng.choice([0.01, 0.3]))
+        spec = {
+            "type": "tri_stage",
+            "library": "fairseq",
+            "warmup_steps": w,
+            "hold_steps": h,
+            "decay_steps": d + 1,
+            "final_lr_scale": final,
+            "lr": 0.7,
+        }
+        steps = int(rng.integers(0, 250))
+        n = np.arange(steps, dtype=np.float64)
+        rate = -math.log(final) / (d + 1)
+        decay = 0.7 * exp_like_python(-rate * np.clip(n - w - h, 0, d + 1))
+        got = _curve(spec, steps, [0.1])[0]
+        in_decay = (n >= w + h) & (n <= w + h + d + 1)
+        np.testing.assert_array_equal(got[in_decay], decay[in_decay])

@@ -1,0 +1,51 @@
+"""Fast path for a chainable scheduler used on its own: its curve as a few multiplications.
+
+A leaf that is the whole schedule receives ``step()`` at every index after construction, so
+its calls are known in advance. For the chainable kinds each call is ``lr *= f`` and most
+factors are exactly 1.0 (StepLR decays once every ``step_size`` calls), and ``x * 1.0 == x``
+for every float, so only the calls whose factor may differ from 1 matter. :class:`Multipliers`
+lists them (call index, factor) and :func:`expand` multiplies them left to right with
+``np.multiply.accumulate`` (sequential: the very roundings torch's loop makes) and repeats each
+running product until the next one. Example: StepLR(step_size=2, gamma=0.5), b=1, 6 values:
+factors 0.5 at calls 1 and 3, table [1, 0.5, 0.25], curve 1, 1, 0.5, 0.5, 0.25, 0.25.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from warmstep.schedules._core import FloatArray
+from warmstep.schedules.adapters.torch._ops import IntArray
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    """``lr *= factors[:, j]`` at call ``calls[j]`` (0-based, increasing, call ``i`` gives value
+    ``i+1``); ``calls`` None means one factor per call, in order; ``written``: ``lr = ...``
+    instead (only with ``calls`` None)."""
+
+    calls: IntArray | None
+    factors: FloatArray
+    written: bool = False  # the factors are the lrs each call writes (LambdaLR), not factors
+
+
+def expand(lr0: FloatArray, mult: Multipliers, steps: int) -> FloatArray:
+    """Values ``0 .. steps-1``: ``lr0`` at index 0, then the lr after each call."""
+    groups, count = lr0.shape[0], mult.factors.shape[1]
+    table = np.empty((groups, count + 1), np.float64)
+    table[:, 0] = lr0
+    table[:, 1:] = mult.factors
+    if mult.written and mult.calls is None:
+        return table[:, :steps]
+    np.multiply.accumulate(table, axis=1, out=table)  # sequential, in place
+    if mult.calls is None:
+        return table[:, :steps]
+    bounds = np.concatenate([[0], mult.calls + 1, [steps]])
+    return np.repeat(table, np.diff(bounds), axis=1)
+
+
+def epochs_hit(epochs: IntArray, total: int) -> IntArray:
+    """Call indices of the epochs (>= 1) reached by ``total`` calls (epoch e is call e-1)."""
+    return epochs[(epochs >= 1) & (epochs <= total)] - 1
