@@ -81,8 +81,10 @@ def run_wrk(
     total = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
     if total is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # The "Latency Distribution" rows: a percentile alone at the start of its line (the thread
+    # stats above hold percentages such as "68.99%" too).
+    p50 = re.search(r"^\s+50(?:\.0+)?%\s+(\S+)$", out, re.M)
+    p99 = re.search(r"^\s+99(?:\.0+)?%\s+(\S+)$", out, re.M)
     errors = sum(int(m) for m in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors += sum(
         int(x) for m in re.findall(r"Socket errors: (.*)", out) for x in re.findall(r"\d+", m)
