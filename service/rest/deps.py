@@ -1,5 +1,9 @@
 """Dependencies of the routes: the app's settings and Redis client, set once at start, and the
-caller's tenant from its bearer token (``service.auth``)."""
+caller's tenant from its bearer token (``service.auth``).
+
+They are ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in its
+thread pool, a thread hop per dependency per request that cost the evaluate route most of its
+time."""
 
 from __future__ import annotations
 
@@ -20,14 +24,18 @@ _bearer = HTTPBearer(
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_redis(request: Request) -> aioredis.Redis:
+async def get_redis(request: Request) -> aioredis.Redis:
     redis: aioredis.Redis = request.app.state.redis
     return redis
 
 
-def get_app_settings(request: Request) -> Settings:
+def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_app_settings(request: Request) -> Settings:
+    return _settings(request)
 
 
 def _tokens(request: Request) -> TokenTable:
@@ -35,12 +43,16 @@ def _tokens(request: Request) -> TokenTable:
     return table
 
 
-def get_tenant(request: Request, credentials: BearerDep) -> str:
-    """The caller's tenant; 401 without a known token while auth is on."""
+def _tenant(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     return _tokens(request).tenant_for(None if credentials is None else credentials.credentials)
 
 
-def get_stream_tenant(
+async def get_tenant(request: Request, credentials: BearerDep) -> str:
+    """The caller's tenant; 401 without a known token while auth is on."""
+    return _tenant(request, credentials)
+
+
+async def get_stream_tenant(
     request: Request,
     credentials: BearerDep,
     access_token: Annotated[
@@ -56,17 +68,17 @@ def get_stream_tenant(
     return _tokens(request).tenant_for(token)
 
 
-def require_query_access(request: Request, credentials: BearerDep) -> str:
+async def require_query_access(request: Request, credentials: BearerDep) -> str:
     """Schedule queries: open to all when ``schedule_queries_open``, else as :func:`get_tenant`."""
-    if get_app_settings(request).schedule_queries_open:
+    if _settings(request).schedule_queries_open:
         return ANONYMOUS
-    return get_tenant(request, credentials)
+    return _tenant(request, credentials)
 
 
-def require_metrics_access(request: Request, credentials: BearerDep) -> str:
-    if get_app_settings(request).metrics_open:
+async def require_metrics_access(request: Request, credentials: BearerDep) -> str:
+    if _settings(request).metrics_open:
         return ANONYMOUS
-    return get_tenant(request, credentials)
+    return _tenant(request, credentials)
 
 
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
