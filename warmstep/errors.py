@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import enum
 
+from pydantic import ValidationError
+
 __all__ = [
     "AlreadyExists",
     "ErrorCode",
@@ -56,6 +58,20 @@ class WarmstepError(Exception):
 
 class InvalidArgument(WarmstepError):
     code = ErrorCode.INVALID_ARGUMENT
+
+    @classmethod
+    def from_validation(
+        cls, exc: ValidationError, prefix: str | None = None, unknown: str = "unknown argument"
+    ) -> InvalidArgument:
+        """The first error of a pydantic validation, naming its field under ``prefix``
+        (``schedule`` + ``T_max`` -> ``schedule.T_max``); an extra field says ``unknown``."""
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = unknown
+        field = ".".join(part for part in (prefix, loc) if part) or None
+        return cls(message, field=field)
 
 
 class NotFound(WarmstepError):

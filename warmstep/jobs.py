@@ -190,10 +190,7 @@ def parse_job_spec(data: Any) -> JobSpec:
     try:
         return JobSpec.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise InvalidArgument(message, field=field) from None
+        raise InvalidArgument.from_validation(exc, unknown="unknown field") from None
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from google.protobuf import json_format, struct_pb2
 
-from service.bounds import check_evaluate
+from service.evaluation import evaluate_bounded
 from service.grpc.errors import grpc_errors
 from service.grpc.validation import validate
 from warmstep.catalog import kinds_of
 from warmstep.config import Settings
 from warmstep.plan import PlanRequest, plan
-from warmstep.queries import EvaluateRequest, Evaluation, evaluate
+from warmstep.queries import EvaluateRequest, Evaluation
 from warmstep.schedules._core import FloatArray
 from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 DEFAULT_CHUNK_STEPS = 65_536
-THREAD_ABOVE_STEPS = 50_000
 
 
 def evaluate_request_from_proto(message: schedules_pb2.EvaluateRequest) -> EvaluateRequest:
@@ -41,17 +39,10 @@ def _series(block: FloatArray | None) -> list[schedules_pb2.Series]:
 
 class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
     def __init__(self, settings: Settings) -> None:
-        self._max_steps = settings.max_steps_per_query
         self._settings = settings
 
     async def _evaluate(self, message: schedules_pb2.EvaluateRequest) -> Evaluation:
-        request = _validated(message)
-        check_evaluate(request, self._settings)
-        if request.steps > THREAD_ABOVE_STEPS:
-            return await anyio.to_thread.run_sync(
-                lambda: evaluate(request, max_steps=self._max_steps)
-            )
-        return evaluate(request, max_steps=self._max_steps)
+        return await evaluate_bounded(_validated(message), self._settings)
 
     @grpc_errors
     async def Evaluate(

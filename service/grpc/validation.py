@@ -16,6 +16,4 @@ def validate(build: Callable[[], T]) -> T:
     try:
         return build()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise InvalidArgument(first["msg"], field=field) from None
+        raise InvalidArgument.from_validation(exc) from None

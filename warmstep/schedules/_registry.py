@@ -88,17 +88,8 @@ def resolve_spec(
     try:
         params = kind.params.model_validate(arguments, context={"path": path, "depth": depth})
     except ValidationError as exc:
-        raise _invalid_from_validation(exc, path) from None
+        raise InvalidArgument.from_validation(exc, path) from None
     return ResolvedSchedule(kind=kind, params=params, path=path)
-
-
-def _invalid_from_validation(exc: ValidationError, path: str) -> InvalidArgument:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown argument"
-    return InvalidArgument(message, field=f"{path}.{loc}" if loc else path)
 
 
 def _resolve_nested_list(value: Any, info: ValidationInfo) -> tuple[ResolvedSchedule, ...]:

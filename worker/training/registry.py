@@ -137,10 +137,7 @@ def _params(model: type[ComponentParams], kwargs: Mapping[str, Any], prefix: str
     try:
         return model.model_validate(dict(kwargs))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        message = "unknown argument" if first["type"] == "extra_forbidden" else first["msg"]
-        raise InvalidArgument(message, field=f"{prefix}.{loc}" if loc else prefix) from None
+        raise InvalidArgument.from_validation(exc, prefix) from None
 
 
 def build_model(name: str, kwargs: Mapping[str, Any], info: DataInfo) -> nn.Module:

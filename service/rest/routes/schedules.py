@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import io
 
-import anyio
 import numpy as np
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
 
-from service.bounds import check_evaluate
+from service.evaluation import evaluate_bounded
 from service.rest.deps import SettingsDep
 from service.rest.responses import json_response
 from warmstep.catalog import kinds_of
 from warmstep.plan import PlanRequest, plan
-from warmstep.queries import EvaluateRequest, Evaluation, evaluate
+from warmstep.queries import EvaluateRequest, Evaluation
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
-
-# Curves longer than this are computed off the event loop so other requests keep flowing.
-THREAD_ABOVE_STEPS = 50_000
 
 _EVALUATE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
@@ -39,12 +35,7 @@ _EVALUATE_RESPONSES: dict[int | str, dict[str, object]] = {
 async def evaluate_route(
     request: EvaluateRequest, settings: SettingsDep, accept: str | None = Header(default=None)
 ) -> Response:
-    check_evaluate(request, settings)
-    limit = settings.max_steps_per_query
-    if request.steps > THREAD_ABOVE_STEPS:
-        result = await anyio.to_thread.run_sync(lambda: evaluate(request, max_steps=limit))
-    else:
-        result = evaluate(request, max_steps=limit)
+    result = await evaluate_bounded(request, settings)
     media = (accept or "").split(",")[0].strip()
     if media == "text/csv":
         return Response(_csv(result), media_type="text/csv")
