@@ -17,6 +17,7 @@ import redis
 from warmstep.jobs import JobSpec
 from warmstep.schedules import ResolvedSchedule
 from warmstep.schedules._core import FloatArray
+from worker.jobs.checkpoints import CheckpointWriter
 from worker.training.events import EvalEvent, Hooks, StepEvent
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class JobHooks:
         self._metric_value = metric_value
         self._base_lrs = np.asarray(spec.optimizer.group_lrs(), np.float64)
         self._metrics: list[float] = []
+        self._checkpoints = CheckpointWriter(self._save_checkpoint)
 
     def as_hooks(self) -> Hooks:
         return Hooks(
@@ -75,16 +77,27 @@ class JobHooks:
             self._lrs[:, event.step :] = value[:, None]
 
     def on_checkpoint(self, state: Mapping[str, Any]) -> None:
-        """Save (fenced); a Redis outage skips this checkpoint rather than failing the job."""
+        """Cadence checkpoints are saved in the background; a graceful stop's is saved before
+        returning (after any still in flight), so the job is handed back with it stored."""
         step = int(state["step"])
-        stopping = self._run.ctx.stopping.is_set()
+        if not self._run.ctx.stopping.is_set():
+            self._checkpoints.submit(state, step)
+            return
+        self._checkpoints.flush()
+        self._save_checkpoint(state, step, reason="worker stopping")
+        self._run.stop_checkpointed.set()
+
+    def close(self) -> None:
+        """Wait for the checkpoint in flight (call before recording the job's outcome)."""
+        self._checkpoints.close()
+
+    def _save_checkpoint(self, state: Mapping[str, Any], step: int, reason: str = "") -> None:
+        """Save (fenced); a Redis outage skips this checkpoint rather than failing the job."""
         try:
             if self._run.blobs.save_checkpoint(state, step):
                 data: dict[str, Any] = {"step": step - 1, "updates_done": step}
-                if stopping:
-                    data["reason"] = "worker stopping"
+                if reason:
+                    data["reason"] = reason
                 self._run.events.emit("checkpoint", data)
         except redis.RedisError as exc:
             log.warning("checkpoint at update %s not saved: %s", step, exc)
-        if stopping:
-            self._run.stop_checkpointed.set()

@@ -234,4 +234,7 @@ def _train(run: Attempt, spec: JobSpec) -> TrainingResult:
     if run.attempt > 1:
         run.events.emit("log", _resume_note(run.attempt, resume))
     hooks = JobHooks(run, curve.lr, resolved if metric_fed else None, spec, metric_value)
-    return run_training(spec, curve.lr, curve.momentum, hooks.as_hooks(), resume)
+    try:
+        return run_training(spec, curve.lr, curve.momentum, hooks.as_hooks(), resume)
+    finally:
+        hooks.close()

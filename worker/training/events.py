@@ -45,7 +45,7 @@ class StepEvent:
     kind: str = "step"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,12 @@ class EvalEvent:
     kind: str = "eval"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _fields(self)
+
+
+def _fields(event: StepEvent | EvalEvent) -> dict[str, Any]:
+    """The event's fields as a dict (values are immutable: no deep copy, once per update)."""
+    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
 
 
 @dataclass(frozen=True)
