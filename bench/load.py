@@ -1,5 +1,9 @@
 """Bounded loopback HTTP load: ``wrk`` when installed (Debian ``apt-get install wrk``), else a
-small asyncio httpx generator. Both keep ``connections`` requests in flight for ``seconds``."""
+small asyncio httpx generator. Both keep ``connections`` requests in flight for ``seconds``.
+
+``body`` is sent as is with every request; a ``template`` (a body with one ``%d``) instead sends a
+different body with every request (the ``%d`` counts up, from a different start in each load
+thread), so that no two requests of a run are the same."""
 
 from __future__ import annotations
 
@@ -31,11 +35,27 @@ class Load:
         return self.requests / self.seconds
 
 
-def _lua(method: str, body: bytes | None, headers: dict[str, str]) -> str:
+_DISTINCT_LUA = """
+local threads, counter = 0, 0
+function setup(thread)
+  thread:set("first", threads * 1000000000)
+  threads = threads + 1
+end
+function init(args) counter = first end
+function request()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, string.format(template, counter))
+end
+"""
+
+
+def _lua(method: str, body: bytes | None, headers: dict[str, str], template: str | None) -> str:
     lines = [f'wrk.method = "{method}"']
     if body is not None:
         lines.append("wrk.body = [==[" + body.decode() + "]==]")
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    if template is not None:
+        lines.append("template = [==[" + template + "]==]" + _DISTINCT_LUA)
     return "\n".join(lines) + "\n"
 
 
@@ -54,14 +74,15 @@ def run_wrk(
     headers: dict[str, str],
     connections: int,
     seconds: float,
+    template: str | None = None,
 ) -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(method, body, headers))
+        script.write(_lua(method, body, headers, template))
     try:
         out = subprocess.run(
             [
                 "wrk",
-                "-t2",
+                f"-t{min(2, connections)}",
                 f"-c{connections}",
                 f"-d{max(seconds, 1):g}s",
                 "--latency",
@@ -106,18 +127,22 @@ async def _generate(
     headers: dict[str, str],
     connections: int,
     seconds: float,
+    template: str | None = None,
 ) -> Load:
     latencies: list[float] = []
     errors = 0
+    counter = 0
     limits = httpx.Limits(max_connections=connections)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, counter
             while time.perf_counter() < deadline:
+                counter += 1
+                content = body if template is None else (template % counter).encode()
                 start = time.perf_counter()
-                response = await client.request(method, url, content=body, headers=headers)
+                response = await client.request(method, url, content=content, headers=headers)
                 await response.aread()
                 latencies.append((time.perf_counter() - start) * 1e3)
                 errors += not response.is_success
@@ -142,8 +167,9 @@ def http_load(
     headers: dict[str, str] | None = None,
     connections: int = 16,
     seconds: float = 3.0,
+    template: str | None = None,
 ) -> Load:
     headers = headers or {}
     if shutil.which("wrk"):
-        return run_wrk(url, method, body, headers, connections, seconds)
-    return asyncio.run(_generate(url, method, body, headers, connections, seconds))
+        return run_wrk(url, method, body, headers, connections, seconds, template)
+    return asyncio.run(_generate(url, method, body, headers, connections, seconds, template))

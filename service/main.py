@@ -7,7 +7,8 @@ from fastapi import Depends, FastAPI
 
 from service.auth import TokenTable, load_token_table
 from service.rest import documented
-from service.rest.deps import get_tenant, require_query_access
+from service.rest.answer_cache import AnswerCache
+from service.rest.deps import get_tenant
 from service.rest.errors import install_error_handlers
 from service.rest.limits import BodySizeLimit
 from service.rest.routes import artifacts, dashboard, health, jobs, metrics, schedules, workers
@@ -35,17 +36,16 @@ def build_app(
     app.state.redis = redis
     app.state.redis_binary = redis_binary
     app.state.tokens = load_token_table(settings) if tokens is None else tokens
+    app.state.answer_cache = AnswerCache(
+        settings.evaluate_cache_bytes, settings.evaluate_cache_entry_bytes
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(
         workers.router, dependencies=[Depends(get_tenant)], responses=documented.COMMON
     )
-    app.include_router(
-        schedules.router,
-        dependencies=[Depends(require_query_access)],
-        responses=documented.COMMON,
-    )
+    app.include_router(schedules.router, responses=documented.COMMON)  # access: per route
     app.include_router(jobs.router, responses=documented.JOBS)
     app.include_router(artifacts.router, responses=documented.JOBS)
     if settings.metrics_enabled:

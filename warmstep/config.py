@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     http_keep_alive_s: int = Field(
         30, ge=1, description="Idle HTTP keep-alive; short ones race busy clients' reuse."
     )
+    evaluate_cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Memory for recent evaluate answers served again for the same body; 0: off.",
+    )
+    evaluate_cache_entry_bytes: int = Field(
+        1024 * 1024, ge=0, description="Larger evaluate answers (body included) are not kept."
+    )
     max_job_runtime_s: float = Field(
         24 * 3600.0, gt=0, description="Cap on a job's max_runtime_s (and its default)."
     )

@@ -8,6 +8,9 @@ of its maximum (for every group and the momentum), so the drawn envelope is exac
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +21,11 @@ from warmstep.errors import InvalidArgument
 from warmstep.schedules import EvalContext, ResolvedSchedule, resolve_spec
 from warmstep.schedules._core import FloatArray
 
-__all__ = ["EvaluateRequest", "Evaluation", "downsample_index", "evaluate"]
+__all__ = ["EvaluateRequest", "Evaluation", "downsample_index", "evaluate", "resolve_cached"]
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+CACHED_SPEC_CHARS = 4096  # longer specs are resolved every time (bounds the cache's memory)
 
 
 class EvaluateRequest(BaseModel):
@@ -58,7 +63,7 @@ class Evaluation:
 def evaluate(request: EvaluateRequest, *, max_steps: int) -> Evaluation:
     if request.steps > max_steps:
         raise InvalidArgument(f"at most {max_steps} steps per query", field="steps")
-    resolved = resolve_spec(request.schedule)
+    resolved = resolve_cached(request.schedule)
     context = EvalContext(
         steps=request.steps,
         base_lrs=_base_lrs(request.base_lr, resolved),
@@ -73,6 +78,27 @@ def evaluate(request: EvaluateRequest, *, max_steps: int) -> Evaluation:
     # Fancy indexing may answer a non-C-contiguous view; encoders need contiguous rows.
     momentum = None if curve.momentum is None else np.ascontiguousarray(curve.momentum[:, index])
     return Evaluation(request.steps, np.ascontiguousarray(curve.lr[:, index]), momentum, index)
+
+
+def resolve_cached(spec: Mapping[str, Any]) -> ResolvedSchedule:
+    """:func:`resolve_spec`, remembered for the last few specs: a dashboard asks for the same
+    schedule again and again (a slider on ``steps``, ``base_lr`` or ``points``, several viewers),
+    and validating the arguments costs more than evaluating a short curve. A resolved schedule is
+    immutable, so sharing it is safe; a refused spec is not remembered (it raises each time).
+    The key is the spec's canonical JSON, so ``1``, ``1.0``, ``true``, ``NaN`` and ``null`` stay
+    distinct."""
+    try:
+        key = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON-shaped: let resolve_spec name the problem
+        return resolve_spec(spec)
+    if len(key) > CACHED_SPEC_CHARS:
+        return resolve_spec(spec)
+    return _resolve_key(key)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_key(key: str) -> ResolvedSchedule:
+    return resolve_spec(json.loads(key))
 
 
 def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -> FloatArray:

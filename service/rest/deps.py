@@ -29,13 +29,13 @@ async def get_redis(request: Request) -> aioredis.Redis:
     return redis
 
 
-def _settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 async def get_app_settings(request: Request) -> Settings:
-    return _settings(request)
+    return app_settings(request)
 
 
 def _tokens(request: Request) -> TokenTable:
@@ -70,13 +70,23 @@ async def get_stream_tenant(
 
 async def require_query_access(request: Request, credentials: BearerDep) -> str:
     """Schedule queries: open to all when ``schedule_queries_open``, else as :func:`get_tenant`."""
-    if _settings(request).schedule_queries_open:
+    if app_settings(request).schedule_queries_open:
         return ANONYMOUS
     return _tenant(request, credentials)
 
 
+def query_access(request: Request, settings: Settings) -> str:
+    """:func:`require_query_access` for a route that takes no dependencies (the evaluate route):
+    the bearer token read from the header as ``HTTPBearer`` reads it."""
+    if settings.schedule_queries_open:
+        return ANONYMOUS
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return _tokens(request).tenant_for(bearer)
+
+
 async def require_metrics_access(request: Request, credentials: BearerDep) -> str:
-    if _settings(request).metrics_open:
+    if app_settings(request).metrics_open:
         return ANONYMOUS
     return _tenant(request, credentials)
 

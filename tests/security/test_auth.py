@@ -100,6 +100,17 @@ def test_a_token_opens_the_routes(http: httpx.Client) -> None:
     assert http.get("/metrics", headers=bearer("bob")).status_code == 200
 
 
+def test_an_answer_served_again_still_needs_a_token(http: httpx.Client) -> None:
+    """Evaluate answers are kept for repeated bodies; the token is checked before that."""
+    first = http.post("/v1/schedules/evaluate", json=EVALUATE, headers=bearer("bob"))
+    assert first.status_code == 200
+    again = http.post("/v1/schedules/evaluate", json=EVALUATE)
+    assert again.status_code == 401
+    assert http.post("/v1/schedules/evaluate", json=EVALUATE, headers=bearer("alice")).content == (
+        first.content
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "suffix"),
     [

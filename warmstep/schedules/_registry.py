@@ -16,6 +16,7 @@ from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Kind, Library, ResolvedSchedule
 
 _KINDS: dict[tuple[str, Library], Kind] = {}
+_BY_NAME: dict[str, list[Kind]] = {}  # every library's kind of each name
 
 MAX_NESTING_DEPTH = 8
 
@@ -25,6 +26,7 @@ def register(kind: Kind) -> Kind:
     if key in _KINDS:
         raise RuntimeError(f"kind {kind.name!r} of {kind.library} registered twice")
     _KINDS[key] = kind
+    _BY_NAME.setdefault(kind.name, []).append(kind)
     return kind
 
 
@@ -41,7 +43,7 @@ def all_kinds() -> list[Kind]:
 
 def find_kind(name: str, library: str | None, path: str) -> Kind:
     _ensure_loaded()
-    matches = [k for (n, _), k in _KINDS.items() if n == name]
+    matches = _BY_NAME.get(name, [])
     if library is not None:
         try:
             lib = Library(library)

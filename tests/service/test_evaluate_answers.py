@@ -1,0 +1,113 @@
+"""Repeated evaluate bodies are answered from the answer cache with the very same bytes, per
+media type; refused bodies are refused every time; the cache stays within its bounds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+from service.rest.answer_cache import AnswerCache, CachedAnswer
+from tests.processes import Stack
+from warmstep.errors import InvalidArgument
+from warmstep.queries import resolve_cached
+
+BODY = {
+    "schedule": {"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 300},
+    "base_lr": [0.1, 0.05],
+    "steps": 300,
+}
+MEDIA = ("application/json", "text/csv", "application/octet-stream")
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+        yield client
+
+
+def _post(http: httpx.Client, body: dict[str, object], accept: str) -> httpx.Response:
+    return http.post(
+        "/v1/schedules/evaluate",
+        content=json.dumps(body).encode(),
+        headers={"Accept": accept, "Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.parametrize("accept", MEDIA)
+def test_a_repeated_body_gets_the_same_answer(http: httpx.Client, accept: str) -> None:
+    first, second = _post(http, BODY, accept), _post(http, BODY, accept)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second.headers["content-type"] == first.headers["content-type"]
+    shape = {k: v for k, v in first.headers.items() if k.startswith("x-warmstep")}
+    assert {k: v for k, v in second.headers.items() if k.startswith("x-warmstep")} == shape
+    if accept == "application/octet-stream":
+        assert shape["x-warmstep-shape"] == "2,300" and shape["x-warmstep-momentum"] == "1"
+        assert len(second.content) == 2 * 2 * 300 * 8
+
+
+def test_each_media_type_and_each_body_has_its_own_answer(http: httpx.Client) -> None:
+    answers = {accept: _post(http, BODY, accept) for accept in MEDIA}
+    assert answers["application/json"].headers["content-type"] == "application/json"
+    assert answers["text/csv"].headers["content-type"].startswith("text/csv")
+    lr = np.asarray(answers["application/json"].json()["lr"])
+    binary = np.frombuffer(answers["application/octet-stream"].content, "<f8")
+    np.testing.assert_array_equal(binary[: lr.size].reshape(lr.shape), lr)
+    other = _post(http, BODY | {"steps": 200}, "application/json").json()
+    assert other["steps"] == 200 and len(other["lr"][0]) == 200
+
+
+def test_a_refused_body_is_refused_every_time(http: httpx.Client) -> None:
+    bad = {"schedule": {"type": "StepLR", "step_size": 0}, "base_lr": 0.1, "steps": 5}
+    for _ in range(2):
+        answer = _post(http, bad, "application/json")
+        assert answer.status_code == 422
+        assert answer.json()["error"]["field"] == "schedule.step_size"
+
+
+def _answer(size: int) -> CachedAnswer:
+    return CachedAnswer(b"x" * size, "application/json", ())
+
+
+def test_cache_evicts_least_recently_used_within_its_bytes() -> None:
+    cache = AnswerCache(max_bytes=1000, max_entry_bytes=600)
+    for name in (b"a", b"b", b"c"):
+        cache.put("application/json", name, _answer(299))  # 300 bytes each with the key
+    assert len(cache) == 3 and cache.size_bytes == 900
+    assert cache.get("application/json", b"a") is not None  # a is now the most recent
+    cache.put("application/json", b"d", _answer(299))
+    assert cache.get("application/json", b"b") is None  # least recently used went first
+    assert cache.get("application/json", b"a") is not None
+    assert cache.size_bytes <= 1000
+    assert cache.get("text/csv", b"a") is None  # the media type is part of the key
+
+
+def test_cache_never_keeps_an_answer_over_the_entry_bound() -> None:
+    cache = AnswerCache(max_bytes=10_000, max_entry_bytes=600)
+    cache.put("application/json", b"big", _answer(700))
+    assert len(cache) == 0 and cache.size_bytes == 0
+    off = AnswerCache(max_bytes=0, max_entry_bytes=0)
+    off.put("application/json", b"a", _answer(1))
+    assert len(off) == 0
+
+
+def test_replacing_an_entry_keeps_the_byte_count() -> None:
+    cache = AnswerCache(max_bytes=1000, max_entry_bytes=1000)
+    cache.put("application/json", b"a", _answer(100))
+    cache.put("application/json", b"a", _answer(200))
+    assert len(cache) == 1 and cache.size_bytes == 201
+
+
+def test_resolved_specs_are_shared_by_equal_specs_only() -> None:
+    one = resolve_cached({"type": "StepLR", "step_size": 3, "gamma": 0.5})
+    assert resolve_cached({"gamma": 0.5, "step_size": 3, "type": "StepLR"}) is one
+    other = resolve_cached({"type": "StepLR", "step_size": 4, "gamma": 0.5})
+    assert other is not one
+    for _ in range(2):
+        with pytest.raises(InvalidArgument) as refused:
+            resolve_cached({"type": "StepLR", "step_size": 3, "bogus": 1})
+        assert refused.value.field == "schedule.bogus"
