@@ -20,7 +20,9 @@ CONCURRENCY = 16
 MAX_MESSAGE = 256 * 1024 * 1024
 
 
-def evaluate_request(steps: int, points: int = 0) -> schedules_pb2.EvaluateRequest:
+def evaluate_request(
+    steps: int, points: int = 0, raw: bool = False
+) -> schedules_pb2.EvaluateRequest:
     schedule = struct_pb2.Struct()
     schedule.update(
         {
@@ -30,7 +32,7 @@ def evaluate_request(steps: int, points: int = 0) -> schedules_pb2.EvaluateReque
         }
     )
     return schedules_pb2.EvaluateRequest(
-        schedule=schedule, base_lr=[0.1], steps=steps, points=points
+        schedule=schedule, base_lr=[0.1], steps=steps, points=points, raw=raw
     )
 
 
@@ -80,24 +82,28 @@ async def _table(address: str, size: Size) -> Table:
         _row(table, "Health/Check (constant)", "-", constant, constant)
         for steps in size.rest_steps:
             full, small = evaluate_request(steps), evaluate_request(steps, 1000)
+            raw = evaluate_request(steps, raw=True)
             answer = await schedules.Evaluate(full)
             assert len(answer.lr[0].values) == steps, "Evaluate returned a short curve"
+            assert len((await schedules.Evaluate(raw)).lr[0].raw) == 8 * steps, "short raw curve"
             sampled = len((await schedules.Evaluate(small)).lr[0].values)
 
-            async def stream(request: schedules_pb2.EvaluateRequest = full) -> None:
+            async def stream(request: schedules_pb2.EvaluateRequest = raw) -> None:
                 async for _ in schedules.StreamEvaluate(request):
                     pass
 
             for label, call, values in (
                 ("Evaluate", lambda r=full: schedules.Evaluate(r), steps),
+                ("Evaluate raw", lambda r=raw: schedules.Evaluate(r), steps),
                 ("Evaluate points=1000", lambda r=small: schedules.Evaluate(r), sampled),
-                ("StreamEvaluate", stream, steps),
+                ("StreamEvaluate raw", stream, steps),
             ):
                 load = await _load(call, size.load_seconds)
                 _row(table, f"{label} {steps:,} steps", values, load, constant)
     table.notes.append(
         "client and server share the machine's 2 cores; curves as in the REST "
-        "table (get_cosine_schedule_with_warmup); values are packed doubles"
+        "table (get_cosine_schedule_with_warmup); values are packed doubles, or "
+        "little-endian float64 bytes in Series.raw for the raw rows (EvaluateRequest.raw)"
     )
     return table
 

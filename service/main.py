@@ -5,9 +5,9 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI
 
+from service.answer_cache import AnswerCache, CachedAnswer
 from service.auth import TokenTable, load_token_table
 from service.rest import documented
-from service.rest.answer_cache import AnswerCache
 from service.rest.deps import get_tenant
 from service.rest.errors import install_error_handlers
 from service.rest.limits import BodySizeLimit
@@ -36,7 +36,7 @@ def build_app(
     app.state.redis = redis
     app.state.redis_binary = redis_binary
     app.state.tokens = load_token_table(settings) if tokens is None else tokens
-    app.state.answer_cache = AnswerCache(
+    app.state.answer_cache = AnswerCache[CachedAnswer](
         settings.evaluate_cache_bytes, settings.evaluate_cache_entry_bytes
     )
     install_error_handlers(app)

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     evaluate_cache_bytes: int = Field(
         64 * 1024 * 1024,
         ge=0,
-        description="Memory for recent evaluate answers served again for the same body; 0: off.",
+        description="Memory for recent evaluate answers served again for the same request, for "
+        "each transport (REST, gRPC); 0: off.",
     )
     evaluate_cache_entry_bytes: int = Field(
         1024 * 1024, ge=0, description="Larger evaluate answers (body included) are not kept."

@@ -7,6 +7,7 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
+from service.answer_cache import AnswerCache
 from service.evaluation import evaluate_bounded
 from service.grpc.errors import grpc_errors
 from service.grpc.validation import validate
@@ -32,14 +33,23 @@ def evaluate_request_from_proto(message: schedules_pb2.EvaluateRequest) -> Evalu
     )
 
 
-def _series(block: FloatArray | None) -> list[schedules_pb2.Series]:
-    # tolist() first: protobuf copies a Python list far faster than it iterates a numpy array.
-    return [] if block is None else [schedules_pb2.Series(values=row.tolist()) for row in block]
+def _series(block: FloatArray | None, raw: bool) -> list[schedules_pb2.Series]:
+    """One Series per row: little-endian float64 bytes when ``raw``, else packed doubles
+    (``tolist()`` first: protobuf copies a Python list far faster than it iterates numpy)."""
+    if block is None:
+        return []
+    if raw:
+        return [schedules_pb2.Series(raw=row.astype("<f8", copy=False).tobytes()) for row in block]
+    return [schedules_pb2.Series(values=row.tolist()) for row in block]
 
 
 class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        # Evaluate answers of repeated requests (service.answer_cache); its own bound.
+        self._answers = AnswerCache[schedules_pb2.EvaluateResponse](
+            settings.evaluate_cache_bytes, settings.evaluate_cache_entry_bytes
+        )
 
     async def _evaluate(self, message: schedules_pb2.EvaluateRequest) -> Evaluation:
         return await evaluate_bounded(_validated(message), self._settings)
@@ -48,13 +58,19 @@ class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
     async def Evaluate(
         self, request: schedules_pb2.EvaluateRequest, context: Any
     ) -> schedules_pb2.EvaluateResponse:
+        key = ("Evaluate", request.SerializeToString(deterministic=True))
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached
         result = await self._evaluate(request)
-        return schedules_pb2.EvaluateResponse(
+        answer = schedules_pb2.EvaluateResponse(
             steps=result.steps,
-            lr=_series(result.lr),
-            momentum=_series(result.momentum),
+            lr=_series(result.lr, request.raw),
+            momentum=_series(result.momentum, request.raw),
             index=[] if result.index is None else result.index.tolist(),
         )
+        self._answers.put(key, answer, answer.ByteSize())
+        return answer
 
     @grpc_errors
     async def StreamEvaluate(
@@ -69,8 +85,8 @@ class ScheduleServicer(schedules_pb2_grpc.ScheduleServiceServicer):
             yield schedules_pb2.EvaluateChunk(
                 steps=result.steps,
                 offset=offset,
-                lr=_series(result.lr[:, offset:end]),
-                momentum=_series(momentum),
+                lr=_series(result.lr[:, offset:end], request.raw),
+                momentum=_series(momentum, request.raw),
             )
 
     @grpc_errors

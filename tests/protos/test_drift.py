@@ -14,7 +14,7 @@ from warmstep.workers import GpuInfo, WorkerInfo
 from warmstep_client.v1 import schedules_pb2, training_pb2, workers_pb2
 
 # Fields that exist on one side only, on purpose.
-PROTO_ONLY = {"EvaluateRequest": {"chunk_steps"}}  # a StreamEvaluate option
+PROTO_ONLY = {"EvaluateRequest": {"chunk_steps", "raw"}}  # transport options
 
 PAIRS: list[tuple[type[BaseModel], Descriptor]] = [
     (EvaluateRequest, schedules_pb2.EvaluateRequest.DESCRIPTOR),

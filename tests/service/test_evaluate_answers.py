@@ -1,19 +1,25 @@
 """Repeated evaluate bodies are answered from the answer cache with the very same bytes, per
-media type; refused bodies are refused every time; the cache stays within its bounds."""
+media type; refused bodies are refused every time; the cache stays within its bounds. gRPC's raw
+series carry exactly the packed values."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 
+import grpc
 import httpx
 import numpy as np
 import pytest
+from google.protobuf import struct_pb2
 
-from service.rest.answer_cache import AnswerCache, CachedAnswer
+from service.answer_cache import AnswerCache, CachedAnswer
 from tests.processes import Stack
 from warmstep.errors import InvalidArgument
 from warmstep.queries import resolve_cached
+from warmstep_client import WarmstepGrpcClient
+from warmstep_client.grpc_client import series_array
+from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
 
 BODY = {
     "schedule": {"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 300},
@@ -73,33 +79,40 @@ def _answer(size: int) -> CachedAnswer:
     return CachedAnswer(b"x" * size, "application/json", ())
 
 
+def _put(cache: AnswerCache[CachedAnswer], media: str, body: bytes, size: int) -> None:
+    cache.put((media, body), _answer(size), size)
+
+
+JSON = "application/json"  # 16 characters: a key of it and a 1-byte body is 17 bytes
+
+
 def test_cache_evicts_least_recently_used_within_its_bytes() -> None:
-    cache = AnswerCache(max_bytes=1000, max_entry_bytes=600)
+    cache = AnswerCache[CachedAnswer](max_bytes=1000, max_entry_bytes=600)
     for name in (b"a", b"b", b"c"):
-        cache.put("application/json", name, _answer(299))  # 300 bytes each with the key
+        _put(cache, JSON, name, 283)  # 300 bytes each with the key
     assert len(cache) == 3 and cache.size_bytes == 900
-    assert cache.get("application/json", b"a") is not None  # a is now the most recent
-    cache.put("application/json", b"d", _answer(299))
-    assert cache.get("application/json", b"b") is None  # least recently used went first
-    assert cache.get("application/json", b"a") is not None
+    assert cache.get((JSON, b"a")) is not None  # a is now the most recent
+    _put(cache, JSON, b"d", 283)
+    assert cache.get((JSON, b"b")) is None  # least recently used went first
+    assert cache.get((JSON, b"a")) is not None
     assert cache.size_bytes <= 1000
-    assert cache.get("text/csv", b"a") is None  # the media type is part of the key
+    assert cache.get(("text/csv", b"a")) is None  # the media type is part of the key
 
 
 def test_cache_never_keeps_an_answer_over_the_entry_bound() -> None:
-    cache = AnswerCache(max_bytes=10_000, max_entry_bytes=600)
-    cache.put("application/json", b"big", _answer(700))
+    cache = AnswerCache[CachedAnswer](max_bytes=10_000, max_entry_bytes=600)
+    _put(cache, JSON, b"big", 700)
     assert len(cache) == 0 and cache.size_bytes == 0
-    off = AnswerCache(max_bytes=0, max_entry_bytes=0)
-    off.put("application/json", b"a", _answer(1))
+    off = AnswerCache[CachedAnswer](max_bytes=0, max_entry_bytes=0)
+    _put(off, JSON, b"a", 1)
     assert len(off) == 0
 
 
 def test_replacing_an_entry_keeps_the_byte_count() -> None:
-    cache = AnswerCache(max_bytes=1000, max_entry_bytes=1000)
-    cache.put("application/json", b"a", _answer(100))
-    cache.put("application/json", b"a", _answer(200))
-    assert len(cache) == 1 and cache.size_bytes == 201
+    cache = AnswerCache[CachedAnswer](max_bytes=1000, max_entry_bytes=1000)
+    _put(cache, JSON, b"a", 100)
+    _put(cache, JSON, b"a", 200)
+    assert len(cache) == 1 and cache.size_bytes == 217
 
 
 def test_resolved_specs_are_shared_by_equal_specs_only() -> None:
@@ -111,3 +124,34 @@ def test_resolved_specs_are_shared_by_equal_specs_only() -> None:
         with pytest.raises(InvalidArgument) as refused:
             resolve_cached({"type": "StepLR", "step_size": 3, "bogus": 1})
         assert refused.value.field == "schedule.bogus"
+
+
+def _grpc_request(raw: bool, chunk_steps: int = 0) -> schedules_pb2.EvaluateRequest:
+    schedule = struct_pb2.Struct()
+    schedule.update(BODY["schedule"])  # type: ignore[arg-type]
+    return schedules_pb2.EvaluateRequest(
+        schedule=schedule, base_lr=[0.1, 0.05], steps=300, raw=raw, chunk_steps=chunk_steps
+    )
+
+
+def test_grpc_raw_series_are_the_values_as_little_endian_float64(stack: Stack) -> None:
+    with grpc.insecure_channel(stack.grpc_target) as channel:
+        stub = schedules_pb2_grpc.ScheduleServiceStub(channel)
+        values = stub.Evaluate(_grpc_request(raw=False))
+        raw = stub.Evaluate(_grpc_request(raw=True))
+        assert stub.Evaluate(_grpc_request(raw=True)) == raw  # served again, the same
+        chunks = list(stub.StreamEvaluate(_grpc_request(raw=True, chunk_steps=128)))
+    assert all(not s.raw for s in values.lr) and all(not s.values for s in raw.lr)
+    for plain, packed in ((values.lr, raw.lr), (values.momentum, raw.momentum)):
+        expected = np.array([list(s.values) for s in plain])
+        assert expected.shape == (2, 300)
+        np.testing.assert_array_equal(series_array(packed), expected)
+        np.testing.assert_array_equal(series_array(plain), expected)
+    streamed = np.concatenate([series_array(c.lr) for c in chunks], axis=1)
+    assert [c.offset for c in chunks] == [0, 128, 256]
+    np.testing.assert_array_equal(streamed, series_array(values.lr))
+    with WarmstepGrpcClient(stack.grpc_target) as client:
+        curve = client.evaluate(BODY["schedule"], 300, base_lr=[0.1, 0.05])  # type: ignore[arg-type]
+    np.testing.assert_array_equal(curve.lr, series_array(values.lr))
+    assert curve.momentum is not None
+    np.testing.assert_array_equal(curve.momentum, series_array(values.momentum))

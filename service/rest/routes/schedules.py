@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from service.answer_cache import AnswerCache, CachedAnswer
 from service.evaluation import evaluate_bounded
-from service.rest.answer_cache import AnswerCache, CachedAnswer
 from service.rest.deps import app_settings, query_access, require_query_access
 from service.rest.responses import json_bytes, json_response
 from warmstep.catalog import kinds_of
@@ -65,18 +65,18 @@ async def evaluate_route(request: Request) -> Response:
     FastAPI cost ~3x the evaluation of a 1,000-step curve (``python -m bench rest``), so the route
     reads the body itself (one pydantic-core pass from bytes) and checks access inline, with the
     same errors as the dependency and body validation it replaces. A body asked for recently is
-    answered from :mod:`service.rest.answer_cache` (after the access check)."""
+    answered from :mod:`service.answer_cache` (after the access check)."""
     settings = app_settings(request)
     query_access(request, settings)
     body = await request.body()
     media = request.headers.get("accept", "").split(",")[0].strip()
-    cache: AnswerCache = request.app.state.answer_cache
-    cached = cache.get(media, body)
+    cache: AnswerCache[CachedAnswer] = request.app.state.answer_cache
+    cached = cache.get((media, body))
     if cached is not None:
         return cached.response()
     result = await evaluate_bounded(_parse_evaluate(body), settings)
     answer = _encode(result, media)
-    cache.put(media, body, answer)
+    cache.put((media, body), answer, len(answer.body))
     return answer.response()
 
 

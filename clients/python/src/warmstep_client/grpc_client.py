@@ -4,7 +4,7 @@ resumes from its cursor after a dropped stream."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -18,6 +18,17 @@ from warmstep_client.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+
+
+def series_array(series: Sequence[schedules_pb2.Series]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Rows of float64 from Series given as ``raw`` bytes or as ``values``."""
+    return np.array(
+        [
+            np.frombuffer(s.raw, "<f8") if s.raw else np.asarray(s.values, np.float64)
+            for s in series
+        ],
+        np.float64,
+    )
 
 
 class WarmstepGrpcClient:
@@ -58,16 +69,17 @@ class WarmstepGrpcClient:
         lrs = [] if base_lr is None else [base_lr] if isinstance(base_lr, int | float) else base_lr
         answer = self.schedules.Evaluate(
             schedules_pb2.EvaluateRequest(
-                schedule=spec, base_lr=lrs, steps=steps, metrics=metrics or [], points=points or 0
+                schedule=spec,
+                base_lr=lrs,
+                steps=steps,
+                metrics=metrics or [],
+                points=points or 0,
+                raw=True,
             ),
             metadata=self._metadata,
         )
-        lr = np.array([list(s.values) for s in answer.lr], np.float64)
-        momentum = (
-            np.array([list(s.values) for s in answer.momentum], np.float64)
-            if len(answer.momentum)
-            else None
-        )
+        lr = series_array(answer.lr)
+        momentum = series_array(answer.momentum) if len(answer.momentum) else None
         index = np.array(answer.index, np.int64) if len(answer.index) else None
         return Curve(lr, momentum, index, int(answer.steps))
 

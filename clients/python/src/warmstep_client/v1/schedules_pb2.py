@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bwarmstep/v1/schedules.proto\x12\x0bwarmstep.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x92\x01\n\x0f\x45valuateRequest\x12)\n\x08schedule\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x62\x61se_lr\x18\x02 \x03(\x01\x12\r\n\x05steps\x18\x03 \x01(\x03\x12\x0f\n\x07metrics\x18\x04 \x03(\x01\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12\x13\n\x0b\x63hunk_steps\x18\x06 \x01(\x03\"\x1c\n\x06Series\x12\x12\n\x06values\x18\x01 \x03(\x01\x42\x02\x10\x01\"|\n\x10\x45valuateResponse\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x1f\n\x02lr\x18\x02 \x03(\x0b\x32\x13.warmstep.v1.Series\x12%\n\x08momentum\x18\x03 \x03(\x0b\x32\x13.warmstep.v1.Series\x12\x11\n\x05index\x18\x04 \x03(\x03\x42\x02\x10\x01\"v\n\rEvaluateChunk\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x1f\n\x02lr\x18\x03 \x03(\x0b\x32\x13.warmstep.v1.Series\x12%\n\x08momentum\x18\x04 \x03(\x0b\x32\x13.warmstep.v1.Series\"#\n\x10ListKindsRequest\x12\x0f\n\x07library\x18\x01 \x01(\t\"\xa6\x01\n\x04Kind\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07library\x18\x02 \x01(\t\x12\x0b\n\x03\x64oc\x18\x03 \x01(\t\x12+\n\nparameters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rneeds_base_lr\x18\x05 \x01(\x08\x12\x15\n\rtakes_metrics\x18\x06 \x01(\x08\x12\x17\n\x0f\x63ycles_momentum\x18\x07 \x01(\x08\"5\n\x11ListKindsResponse\x12 \n\x05kinds\x18\x01 \x03(\x0b\x32\x11.warmstep.v1.Kind\"\xa5\x02\n\x0bPlanRequest\x12\x10\n\x08\x65xamples\x18\x01 \x01(\x03\x12\x12\n\nbatch_size\x18\x02 \x01(\x03\x12#\n\x1bgradient_accumulation_steps\x18\x03 \x01(\x03\x12\x13\n\x06\x65pochs\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\tmax_steps\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x19\n\x0cwarmup_steps\x18\x06 \x01(\x03H\x02\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x07 \x01(\x01H\x03\x88\x01\x01\x12\x11\n\tdrop_last\x18\x08 \x01(\x08\x12\x1a\n\x12scheduler_interval\x18\t \x01(\tB\t\n\x07_epochsB\x0c\n\n_max_stepsB\x0f\n\r_warmup_stepsB\x0f\n\r_warmup_ratio\"5\n\x0cPlanResponse\x12%\n\x04plan\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\xb1\x02\n\x0fScheduleService\x12G\n\x08\x45valuate\x12\x1c.warmstep.v1.EvaluateRequest\x1a\x1d.warmstep.v1.EvaluateResponse\x12L\n\x0eStreamEvaluate\x12\x1c.warmstep.v1.EvaluateRequest\x1a\x1a.warmstep.v1.EvaluateChunk0\x01\x12J\n\tListKinds\x12\x1d.warmstep.v1.ListKindsRequest\x1a\x1e.warmstep.v1.ListKindsResponse\x12;\n\x04Plan\x12\x18.warmstep.v1.PlanRequest\x1a\x19.warmstep.v1.PlanResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bwarmstep/v1/schedules.proto\x12\x0bwarmstep.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x9f\x01\n\x0f\x45valuateRequest\x12)\n\x08schedule\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x62\x61se_lr\x18\x02 \x03(\x01\x12\r\n\x05steps\x18\x03 \x01(\x03\x12\x0f\n\x07metrics\x18\x04 \x03(\x01\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12\x13\n\x0b\x63hunk_steps\x18\x06 \x01(\x03\x12\x0b\n\x03raw\x18\x07 \x01(\x08\")\n\x06Series\x12\x12\n\x06values\x18\x01 \x03(\x01\x42\x02\x10\x01\x12\x0b\n\x03raw\x18\x02 \x01(\x0c\"|\n\x10\x45valuateResponse\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x1f\n\x02lr\x18\x02 \x03(\x0b\x32\x13.warmstep.v1.Series\x12%\n\x08momentum\x18\x03 \x03(\x0b\x32\x13.warmstep.v1.Series\x12\x11\n\x05index\x18\x04 \x03(\x03\x42\x02\x10\x01\"v\n\rEvaluateChunk\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x1f\n\x02lr\x18\x03 \x03(\x0b\x32\x13.warmstep.v1.Series\x12%\n\x08momentum\x18\x04 \x03(\x0b\x32\x13.warmstep.v1.Series\"#\n\x10ListKindsRequest\x12\x0f\n\x07library\x18\x01 \x01(\t\"\xa6\x01\n\x04Kind\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07library\x18\x02 \x01(\t\x12\x0b\n\x03\x64oc\x18\x03 \x01(\t\x12+\n\nparameters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rneeds_base_lr\x18\x05 \x01(\x08\x12\x15\n\rtakes_metrics\x18\x06 \x01(\x08\x12\x17\n\x0f\x63ycles_momentum\x18\x07 \x01(\x08\"5\n\x11ListKindsResponse\x12 \n\x05kinds\x18\x01 \x03(\x0b\x32\x11.warmstep.v1.Kind\"\xa5\x02\n\x0bPlanRequest\x12\x10\n\x08\x65xamples\x18\x01 \x01(\x03\x12\x12\n\nbatch_size\x18\x02 \x01(\x03\x12#\n\x1bgradient_accumulation_steps\x18\x03 \x01(\x03\x12\x13\n\x06\x65pochs\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\tmax_steps\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x19\n\x0cwarmup_steps\x18\x06 \x01(\x03H\x02\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x07 \x01(\x01H\x03\x88\x01\x01\x12\x11\n\tdrop_last\x18\x08 \x01(\x08\x12\x1a\n\x12scheduler_interval\x18\t \x01(\tB\t\n\x07_epochsB\x0c\n\n_max_stepsB\x0f\n\r_warmup_stepsB\x0f\n\r_warmup_ratio\"5\n\x0cPlanResponse\x12%\n\x04plan\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\xb1\x02\n\x0fScheduleService\x12G\n\x08\x45valuate\x12\x1c.warmstep.v1.EvaluateRequest\x1a\x1d.warmstep.v1.EvaluateResponse\x12L\n\x0eStreamEvaluate\x12\x1c.warmstep.v1.EvaluateRequest\x1a\x1a.warmstep.v1.EvaluateChunk0\x01\x12J\n\tListKinds\x12\x1d.warmstep.v1.ListKindsRequest\x1a\x1e.warmstep.v1.ListKindsResponse\x12;\n\x04Plan\x12\x18.warmstep.v1.PlanRequest\x1a\x19.warmstep.v1.PlanResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,23 +37,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVALUATERESPONSE'].fields_by_name['index']._loaded_options = None
   _globals['_EVALUATERESPONSE'].fields_by_name['index']._serialized_options = b'\020\001'
   _globals['_EVALUATEREQUEST']._serialized_start=75
-  _globals['_EVALUATEREQUEST']._serialized_end=221
-  _globals['_SERIES']._serialized_start=223
-  _globals['_SERIES']._serialized_end=251
-  _globals['_EVALUATERESPONSE']._serialized_start=253
-  _globals['_EVALUATERESPONSE']._serialized_end=377
-  _globals['_EVALUATECHUNK']._serialized_start=379
-  _globals['_EVALUATECHUNK']._serialized_end=497
-  _globals['_LISTKINDSREQUEST']._serialized_start=499
-  _globals['_LISTKINDSREQUEST']._serialized_end=534
-  _globals['_KIND']._serialized_start=537
-  _globals['_KIND']._serialized_end=703
-  _globals['_LISTKINDSRESPONSE']._serialized_start=705
-  _globals['_LISTKINDSRESPONSE']._serialized_end=758
-  _globals['_PLANREQUEST']._serialized_start=761
-  _globals['_PLANREQUEST']._serialized_end=1054
-  _globals['_PLANRESPONSE']._serialized_start=1056
-  _globals['_PLANRESPONSE']._serialized_end=1109
-  _globals['_SCHEDULESERVICE']._serialized_start=1112
-  _globals['_SCHEDULESERVICE']._serialized_end=1417
+  _globals['_EVALUATEREQUEST']._serialized_end=234
+  _globals['_SERIES']._serialized_start=236
+  _globals['_SERIES']._serialized_end=277
+  _globals['_EVALUATERESPONSE']._serialized_start=279
+  _globals['_EVALUATERESPONSE']._serialized_end=403
+  _globals['_EVALUATECHUNK']._serialized_start=405
+  _globals['_EVALUATECHUNK']._serialized_end=523
+  _globals['_LISTKINDSREQUEST']._serialized_start=525
+  _globals['_LISTKINDSREQUEST']._serialized_end=560
+  _globals['_KIND']._serialized_start=563
+  _globals['_KIND']._serialized_end=729
+  _globals['_LISTKINDSRESPONSE']._serialized_start=731
+  _globals['_LISTKINDSRESPONSE']._serialized_end=784
+  _globals['_PLANREQUEST']._serialized_start=787
+  _globals['_PLANREQUEST']._serialized_end=1080
+  _globals['_PLANRESPONSE']._serialized_start=1082
+  _globals['_PLANRESPONSE']._serialized_end=1135
+  _globals['_SCHEDULESERVICE']._serialized_start=1138
+  _globals['_SCHEDULESERVICE']._serialized_end=1443
 # @@protoc_insertion_point(module_scope)

@@ -29,11 +29,17 @@ class EvaluateRequest(_message.Message):
     METRICS_FIELD_NUMBER: _builtins.int
     POINTS_FIELD_NUMBER: _builtins.int
     CHUNK_STEPS_FIELD_NUMBER: _builtins.int
+    RAW_FIELD_NUMBER: _builtins.int
     steps: _builtins.int
     points: _builtins.int
     """When > 0, downsample to at most 2*points values per group (min and max of each bucket)."""
     chunk_steps: _builtins.int
     """Chunk size for StreamEvaluate (values per group per chunk); 0 picks a default."""
+    raw: _builtins.bool
+    """Answer every Series in `raw` (little-endian float64 bytes) instead of `values`: the same
+    numbers without per-value encoding on either side (numpy: frombuffer(raw, "<f8")). A
+    10^6-step curve then costs a memory copy, not a million float conversions.
+    """
     @_builtins.property
     def schedule(self) -> _struct_pb2.Struct:
         """The schedule spec: {"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 1000, ...}."""
@@ -57,10 +63,11 @@ class EvaluateRequest(_message.Message):
         metrics: _abc.Iterable[_builtins.float] | None = ...,
         points: _builtins.int = ...,
         chunk_steps: _builtins.int = ...,
+        raw: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_lr", b"base_lr", "chunk_steps", b"chunk_steps", "metrics", b"metrics", "points", b"points", "schedule", b"schedule", "steps", b"steps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_lr", b"base_lr", "chunk_steps", b"chunk_steps", "metrics", b"metrics", "points", b"points", "raw", b"raw", "schedule", b"schedule", "steps", b"steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -68,19 +75,24 @@ Global___EvaluateRequest: _TypeAlias = EvaluateRequest  # noqa: Y015
 
 @_typing.final
 class Series(_message.Message):
+    """One param group's values: `values`, or `raw` when the request asked for it."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     VALUES_FIELD_NUMBER: _builtins.int
+    RAW_FIELD_NUMBER: _builtins.int
+    raw: _builtins.bytes
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
     def __init__(
         self,
         *,
         values: _abc.Iterable[_builtins.float] | None = ...,
+        raw: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["raw", b"raw", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
