@@ -26,6 +26,8 @@ from torch.optim import lr_scheduler, swa_utils
 
 from bench._common import Size, Table, best_of
 from bench.specs import spec_for
+from service.allocator import keep_freed_memory
+from warmstep.config import Settings
 from warmstep.schedules import EvalContext, Kind, all_kinds, resolve_spec
 
 TARGET = 1000.0
@@ -115,6 +117,8 @@ def profile_kind(kind: Kind, steps: int, top: int = 8) -> str:
 
 def run(size: Size, *, profile: bool = False) -> list[Table]:
     n, ref_n = size.engine_steps, size.reference_steps
+    keep = Settings().malloc_keep_bytes
+    kept = keep_freed_memory(keep)  # as the front end runs the engine
     table = Table(
         f"Engine: {n:,}-step curve per kind vs stepping the real scheduler",
         ["kind", "library", "engine ms", "reference ms", "ratio", "note"],
@@ -140,7 +144,8 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
     ratios = [float(r[4]) for r in table.rows if r[4] != "-" and not r[5].startswith("seq")]
     table.notes += [
         f"engine: best of {size.repeats} calls of resolve_spec(spec).evaluate(EvalContext({n}, "
-        "[0.1])), resolution included",
+        "[0.1])), resolution included; this process keeps freed memory as the front end does "
+        f"(service.allocator, {keep >> 20} MiB: {'set' if kept else 'not available'})",
         f"reference: {ref_n:,} steps of the real torch/transformers scheduler (read lr, "
         f"step()), scaled x{n / ref_n:g}; timm, keras, optax, fvcore, detectron2, mxnet, "
         "fairseq, pytorch_transformers, tensorflow: not installed in this venv",

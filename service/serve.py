@@ -10,6 +10,7 @@ import logging
 
 import uvicorn
 
+from service.allocator import keep_freed_memory
 from service.auth import auth_banner, load_token_table
 from service.grpc.server import build_grpc_server, mark_serving
 from service.main import build_app
@@ -22,6 +23,7 @@ log = logging.getLogger("warmstep.serve")
 async def serve(settings: Settings) -> None:
     if not settings.redis_url:
         raise SystemExit("serve needs REDIS_URL (or run `warmstep dev`, which starts a Redis)")
+    keep_freed_memory(settings.malloc_keep_bytes)
     redis = connect(settings.redis_url, max_connections=settings.redis_max_connections)
     redis_binary = connect(settings.redis_url, decode=False)
     tokens = load_token_table(settings)

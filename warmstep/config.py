@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     evaluate_cache_entry_bytes: int = Field(
         1024 * 1024, ge=0, description="Larger evaluate answers (body included) are not kept."
     )
+    malloc_keep_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description="Front end: freed memory kept for the next curve instead of returned to the "
+        "system (service.allocator); 0 leaves the C library's defaults.",
+    )
     max_job_runtime_s: float = Field(
         24 * 3600.0, gt=0, description="Cap on a job's max_runtime_s (and its default)."
     )
