@@ -31,6 +31,7 @@ from warmstep.schedules._core import (
     Library,
     ResolvedSchedule,
 )
+from warmstep.schedules._parallel import cos_inplace
 from warmstep.schedules._registry import register, resolve_spec
 from warmstep.schedules.adapters import _transformers_metric as metric
 from warmstep.schedules.adapters.torch import plateau as torch_plateau
@@ -50,23 +51,31 @@ def _fail(info: ValidationInfo, name: str, message: str) -> InvalidArgument:
     return InvalidArgument(message, field=f"{path}.{name}")
 
 
+# The helpers below work in place on the fresh float64 arrays their callers hand them (each pass
+# over a 10^6-step curve then writes memory already in cache, not a new array); every operation
+# and its order are those of the Python expression it replaces (IEEE + and * commute exactly).
+
+
 def _scaled(context: EvalContext, lam: FloatArray) -> Curve:
-    """LambdaLR: ``base_lr * λ(e)`` per group."""
+    """LambdaLR: ``base_lr * λ(e)`` per group (one group: in place into ``lam``)."""
+    if context.base_lrs.shape[0] == 1:
+        np.multiply(lam, context.base_lrs[0], out=lam)
+        return Curve(lr=lam[None, :])
     return Curve(lr=context.base_lrs[:, None] * lam[None, :])
 
 
 def _warmup(s: FloatArray, warmup: int, body: FloatArray) -> FloatArray:
-    """``float(s) / float(max(1, W))`` for s < W, else ``body``; ``s`` is the increasing step
-    index (:func:`_steps`), so the warmup is a prefix: only it is computed."""
+    """``float(s) / float(max(1, W))`` for s < W, else ``body`` (written into ``body``); ``s`` is
+    the increasing step index (:func:`_steps`), so the warmup is a prefix: only it is computed."""
     ramp = int(np.searchsorted(s, warmup, side="left"))
-    out = np.array(body, dtype=np.float64)
-    out[:ramp] = s[:ramp] / float(max(1, warmup))
-    return out
+    body[:ramp] = s[:ramp] / float(max(1, warmup))
+    return body
 
 
 def _positive(x: FloatArray) -> FloatArray:
-    """Python's ``max(0.0, x)``: +0.0 for x ≤ 0 (and NaN), x otherwise."""
-    return np.where(x > 0.0, x, 0.0)
+    """Python's ``max(0.0, x)``, in place: +0.0 for x ≤ 0 (and NaN), x otherwise."""
+    np.copyto(x, 0.0, where=~(x > 0.0))
+    return x
 
 
 def _optimizer_lr(value: float | None, context: EvalContext) -> float:
@@ -230,15 +239,21 @@ def evaluate_constant_warmup(p: ConstantWarmupParams, context: EvalContext) -> C
 def evaluate_linear(p: LinearParams, context: EvalContext) -> Curve:
     s = _steps(context)
     n, w = p.num_training_steps, p.num_warmup_steps
-    decay = _positive((float(n) - s) / float(max(1, n - w)))
-    return _scaled(context, _warmup(s, w, decay))
+    decay = np.subtract(float(n), s)
+    decay /= float(max(1, n - w))
+    return _scaled(context, _warmup(s, w, _positive(decay)))
 
 
 def _cosine_factor(s: FloatArray, p: LinearParams, cycles: float) -> FloatArray:
     """``0.5·(1 + cos(π·cycles·2·progress))`` with transformers' operation order."""
     span = max(1, p.num_training_steps - p.num_warmup_steps)
-    progress = (s - p.num_warmup_steps) / float(span)
-    return 0.5 * (1.0 + np.cos(math.pi * cycles * 2.0 * progress))
+    factor = np.subtract(s, p.num_warmup_steps)
+    factor /= float(span)  # progress
+    factor *= math.pi * cycles * 2.0
+    cos_inplace(factor)
+    factor += 1.0
+    factor *= 0.5
+    return factor
 
 
 def evaluate_cosine(p: CosineParams, context: EvalContext) -> Curve:
