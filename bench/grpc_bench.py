@@ -1,12 +1,15 @@
-"""gRPC evaluate under load: ``ScheduleService.Evaluate`` (full curve and ``points=1000``) and
-``StreamEvaluate`` for the same curves as the REST table, against ``grpc.health.v1.Health/Check``
-on the same server process; a grpc.aio client keeps 16 calls in flight."""
+"""gRPC evaluate under load: ``ScheduleService.Evaluate`` (packed doubles, raw bytes and
+``points=1000``) and ``StreamEvaluate`` for the same curves as the REST table, against
+``grpc.health.v1.Health/Check`` on the same server process; a grpc.aio client keeps 16 calls in
+flight. One row repeats one request (the answer cache's case); the others make every request
+distinct, so each is evaluated."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import grpc
 from google.protobuf import struct_pb2
@@ -21,7 +24,7 @@ MAX_MESSAGE = 256 * 1024 * 1024
 
 
 def evaluate_request(
-    steps: int, points: int = 0, raw: bool = False
+    steps: int, points: int = 0, raw: bool = False, num_cycles: float = 0.5
 ) -> schedules_pb2.EvaluateRequest:
     schedule = struct_pb2.Struct()
     schedule.update(
@@ -29,6 +32,7 @@ def evaluate_request(
             "type": "get_cosine_schedule_with_warmup",
             "num_warmup_steps": steps // 10,
             "num_training_steps": steps,
+            "num_cycles": num_cycles,
         }
     )
     return schedules_pb2.EvaluateRequest(
@@ -81,29 +85,50 @@ async def _table(address: str, size: Size) -> Table:
         constant = await _load(lambda: health.Check(check), size.load_seconds)
         _row(table, "Health/Check (constant)", "-", constant, constant)
         for steps in size.rest_steps:
-            full, small = evaluate_request(steps), evaluate_request(steps, 1000)
-            raw = evaluate_request(steps, raw=True)
+            full = evaluate_request(steps)
             answer = await schedules.Evaluate(full)
             assert len(answer.lr[0].values) == steps, "Evaluate returned a short curve"
+            raw = evaluate_request(steps, raw=True)
             assert len((await schedules.Evaluate(raw)).lr[0].raw) == 8 * steps, "short raw curve"
-            sampled = len((await schedules.Evaluate(small)).lr[0].values)
+            sampled = len((await schedules.Evaluate(evaluate_request(steps, 1000))).lr[0].values)
+            made = itertools.count(1)
 
-            async def stream(request: schedules_pb2.EvaluateRequest = raw) -> None:
-                async for _ in schedules.StreamEvaluate(request):
+            def distinct(
+                points: int = 0,
+                raw: bool = False,
+                steps: int = steps,
+                made: Iterator[int] = made,
+            ) -> schedules_pb2.EvaluateRequest:
+                """A request no other call of the run makes (num_cycles differs)."""
+                return evaluate_request(steps, points, raw, 0.5 + next(made) * 1e-10)
+
+            async def stream() -> None:
+                async for _ in schedules.StreamEvaluate(distinct(raw=True)):
                     pass
 
             for label, call, values in (
-                ("Evaluate", lambda r=full: schedules.Evaluate(r), steps),
-                ("Evaluate raw", lambda r=raw: schedules.Evaluate(r), steps),
-                ("Evaluate points=1000", lambda r=small: schedules.Evaluate(r), sampled),
-                ("StreamEvaluate raw", stream, steps),
+                ("Evaluate, same request", lambda r=full: schedules.Evaluate(r), steps),
+                ("Evaluate, distinct requests", lambda: schedules.Evaluate(distinct()), steps),
+                (
+                    "Evaluate raw, distinct requests",
+                    lambda: schedules.Evaluate(distinct(raw=True)),
+                    steps,
+                ),
+                (
+                    "Evaluate points=1000, distinct requests",
+                    lambda: schedules.Evaluate(distinct(1000)),
+                    sampled,
+                ),
+                ("StreamEvaluate raw, distinct requests", stream, steps),
             ):
                 load = await _load(call, size.load_seconds)
-                _row(table, f"{label} {steps:,} steps", values, load, constant)
+                _row(table, f"{label}, {steps:,} steps", values, load, constant)
     table.notes.append(
         "client and server share the machine's 2 cores; curves as in the REST "
         "table (get_cosine_schedule_with_warmup); values are packed doubles, or "
-        "little-endian float64 bytes in Series.raw for the raw rows (EvaluateRequest.raw)"
+        "little-endian float64 bytes in Series.raw for the raw rows (EvaluateRequest.raw); "
+        "'same request' rows are answered from the answer cache (up to its entry bound), "
+        "'distinct requests' differ in num_cycles so every call is evaluated"
     )
     return table
 
