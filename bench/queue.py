@@ -46,7 +46,8 @@ def run(size: Size) -> list[Table]:
         f"Queue throughput: {size.queue_jobs} one-update jobs through {WORKERS} workers",
         ["measure", "value"],
     )
-    with stack(workers=WORKERS) as running:
+    # Every job is queued at once: the per-tenant bound on queued jobs must admit them all.
+    with stack(workers=WORKERS, max_queued_jobs_per_tenant=size.queue_jobs) as running:
         client = redis.Redis.from_url(running.redis.url, decode_responses=True)
         start = time.time()
         ids = asyncio.run(_submit(running.http, size.queue_jobs))
