@@ -59,7 +59,10 @@ checkgenerate: install-test
 fuzz: install-test
 	WARMSTEP_FUZZ_EXAMPLES=500 $(PY) -m pytest tests/security/test_api_fuzz.py tests/security/test_grpc_fuzz.py
 
+# The REST rows use Debian's wrk when it is there; without it a slower Python load generator.
 bench: install-test
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk could not be installed: the REST rows use the Python load generator" >&2
 	$(PY) -m bench
 
 clean:

@@ -2,8 +2,8 @@
 
 A long curve makes several temporary arrays of ``8 * steps`` bytes. With glibc's defaults each
 one over the mmap threshold is mapped fresh and unmapped when freed, so every pass over it pays
-the kernel's page faults and page zeroing again: for a 10^6-step linear schedule that is most of the time
-(``python -m bench engine``: get_linear_schedule_with_warmup 8.7 -> 4.1 ms,
+the kernel's page faults and page zeroing again: for a 10^6-step linear schedule that is most of
+the time (``python -m bench engine``: get_linear_schedule_with_warmup 8.7 -> 4.1 ms,
 PolynomialLR 68 -> 46 ms, on the reference machine). Raising the mmap and trim thresholds makes
 such arrays come from, and go back to, the process's heap, reused across requests.
 

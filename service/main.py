@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 
 from service.answer_cache import AnswerCache, CachedAnswer
 from service.auth import TokenTable, load_token_table
+from service.jobs.hub import FollowHub
 from service.rest import documented
 from service.rest.deps import get_tenant
 from service.rest.errors import install_error_handlers
@@ -21,6 +22,7 @@ def build_app(
     redis: aioredis.Redis,
     redis_binary: aioredis.Redis,
     tokens: TokenTable | None = None,
+    follow_hub: FollowHub | None = None,
 ) -> FastAPI:
     docs = settings.docs_enabled
     app = FastAPI(
@@ -35,6 +37,7 @@ def build_app(
     app.state.settings = settings
     app.state.redis = redis
     app.state.redis_binary = redis_binary
+    app.state.follow_hub = FollowHub(redis) if follow_hub is None else follow_hub
     app.state.tokens = load_token_table(settings) if tokens is None else tokens
     app.state.answer_cache = AnswerCache[CachedAnswer](
         settings.evaluate_cache_bytes, settings.evaluate_cache_entry_bytes

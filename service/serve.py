@@ -1,7 +1,11 @@
 """The front-end process: REST (uvicorn) and gRPC (grpc.aio) served from one asyncio loop.
 
+Both transports share one Redis client and one follow hub (``service.jobs.hub``: one Redis
+reader per followed job, whichever transport its followers came by).
+
 uvicorn owns the signal handling: SIGINT/SIGTERM make it finish its requests and return, after
-which the gRPC server is stopped with a grace period and the Redis pool closed."""
+which the gRPC server is stopped with a grace period, the follow hub's readers stopped and the
+Redis pool closed."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import uvicorn
 from service.allocator import keep_freed_memory
 from service.auth import auth_banner, load_token_table
 from service.grpc.server import build_grpc_server, mark_serving
+from service.jobs.hub import FollowHub
 from service.main import build_app
 from service.redis_store import connect
 from warmstep.config import Settings
@@ -27,8 +32,9 @@ async def serve(settings: Settings) -> None:
     redis = connect(settings.redis_url, max_connections=settings.redis_max_connections)
     redis_binary = connect(settings.redis_url, decode=False)
     tokens = load_token_table(settings)
-    app = build_app(settings, redis, redis_binary, tokens)
-    grpc_server, health_servicer = build_grpc_server(settings, redis, tokens)
+    follow_hub = FollowHub(redis)
+    app = build_app(settings, redis, redis_binary, tokens, follow_hub)
+    grpc_server, health_servicer = build_grpc_server(settings, redis, tokens, follow_hub)
     grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
     await grpc_server.start()
     await mark_serving(health_servicer)
@@ -59,5 +65,6 @@ async def serve(settings: Settings) -> None:
         await http_task
     finally:
         await grpc_server.stop(grace=3)
+        await follow_hub.aclose()
         await redis.aclose()
         await redis_binary.aclose()

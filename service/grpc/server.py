@@ -12,6 +12,7 @@ from service.grpc.interceptors import AuthInterceptor
 from service.grpc.schedules import ScheduleServicer
 from service.grpc.training import TrainingServicer
 from service.grpc.workers import WorkerServicer
+from service.jobs.hub import FollowHub
 from warmstep.config import Settings
 from warmstep_client.v1 import (
     schedules_pb2,
@@ -30,7 +31,10 @@ SERVICE_NAMES = (
 
 
 def build_grpc_server(
-    settings: Settings, redis: aioredis.Redis, tokens: TokenTable | None = None
+    settings: Settings,
+    redis: aioredis.Redis,
+    tokens: TokenTable | None = None,
+    follow_hub: FollowHub | None = None,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     limit = settings.max_grpc_message_bytes
     auth = AuthInterceptor(
@@ -45,7 +49,7 @@ def build_grpc_server(
         ],
     )
     schedules_pb2_grpc.add_ScheduleServiceServicer_to_server(ScheduleServicer(settings), server)
-    training = TrainingServicer(redis, settings)
+    training = TrainingServicer(redis, settings, follow_hub)
     training_pb2_grpc.add_TrainingServiceServicer_to_server(training, server)
     workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(redis), server)
     health_servicer = health.aio.HealthServicer()

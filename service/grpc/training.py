@@ -13,6 +13,7 @@ from service.grpc.errors import grpc_errors
 from service.grpc.interceptors import current_tenant
 from service.jobs import store
 from service.jobs.follow import follow_events
+from service.jobs.hub import FollowHub
 from warmstep.config import Settings
 from warmstep.errors import InvalidArgument
 from warmstep.job_views import JobEvent, JobPublic
@@ -30,9 +31,12 @@ def event_to_proto(event: JobEvent) -> training_pb2.JobEvent:
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, settings: Settings, follow_hub: FollowHub | None = None
+    ) -> None:
         self._redis = redis
         self._settings = settings
+        self._hub = FollowHub(redis) if follow_hub is None else follow_hub
 
     @grpc_errors
     async def SubmitJob(
@@ -98,7 +102,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         await store.get_job(self._redis, request.job_id, tenant)
         cursor = bounds.check_cursor(request.cursor or "0-0", "cursor")
         slot = await bounds.acquire_stream(self._redis, tenant, self._settings)
-        events = follow_events(self._redis, request.job_id, cursor, keepalive_s=KEEPALIVE_S)
+        events = follow_events(
+            self._redis, request.job_id, cursor, keepalive_s=KEEPALIVE_S, hub=self._hub
+        )
         async for event in bounds.hold_stream(events, self._redis, tenant, slot):
             if event is not None:
                 yield event_to_proto(event)

@@ -1,5 +1,5 @@
-"""Dependencies of the routes: the app's settings and Redis client, set once at start, and the
-caller's tenant from its bearer token (``service.auth``).
+"""Dependencies of the routes: the app's settings, Redis client and follow hub, set once at
+start, and the caller's tenant from its bearer token (``service.auth``).
 
 They are ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in its
 thread pool, a thread hop per dependency per request that cost the evaluate route most of its
@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import ANONYMOUS, TokenTable
+from service.jobs.hub import FollowHub
 from warmstep.config import Settings
 
 _bearer = HTTPBearer(
@@ -27,6 +28,11 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 async def get_redis(request: Request) -> aioredis.Redis:
     redis: aioredis.Redis = request.app.state.redis
     return redis
+
+
+async def get_follow_hub(request: Request) -> FollowHub:
+    hub: FollowHub = request.app.state.follow_hub
+    return hub
 
 
 def app_settings(request: Request) -> Settings:
@@ -92,6 +98,7 @@ async def require_metrics_access(request: Request, credentials: BearerDep) -> st
 
 
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
+FollowHubDep = Annotated[FollowHub, Depends(get_follow_hub)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 StreamTenantDep = Annotated[str, Depends(get_stream_tenant)]

@@ -11,7 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from service import bounds
 from service.jobs import store
 from service.jobs.follow import follow_events
-from service.rest.deps import RedisDep, SettingsDep, StreamTenantDep, TenantDep
+from service.rest.deps import FollowHubDep, RedisDep, SettingsDep, StreamTenantDep, TenantDep
 from service.rest.responses import json_bytes, json_response
 from warmstep.errors import InvalidArgument
 from warmstep.job_views import JobPublic
@@ -106,6 +106,7 @@ async def cancel_job(redis: RedisDep, tenant: TenantDep, job_id: str) -> Respons
 )
 async def job_events(
     redis: RedisDep,
+    hub: FollowHubDep,
     settings: SettingsDep,
     tenant: StreamTenantDep,
     job_id: str,
@@ -115,7 +116,7 @@ async def job_events(
     await store.get_job(redis, job_id, tenant)
     cursor = bounds.check_cursor(last_event_id or after or "0-0", "Last-Event-ID")
     slot = await bounds.acquire_stream(redis, tenant, settings)
-    events = follow_events(redis, job_id, cursor, keepalive_s=KEEPALIVE_S)
+    events = follow_events(redis, job_id, cursor, keepalive_s=KEEPALIVE_S, hub=hub)
 
     async def stream() -> AsyncIterator[bytes]:
         async for event in bounds.hold_stream(events, redis, tenant, slot):
