@@ -47,7 +47,7 @@ FULL = Size(
     3,
     (1_000, 100_000, 1_000_000),
     3.0,
-    (2000, 100),
+    (5000, 300),
     20,
     (1, 50, 200),
     200,
@@ -112,6 +112,16 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process ``pid`` has used so far; Linux
+    ``/proc``, NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(

@@ -27,7 +27,7 @@ from warmstep import keys
 from worker.training.registry import build_model, load_dataset
 
 OVERHEAD_TARGET = 0.05  # on the tens-of-ms model
-ROUNDS = 5  # bare/worker pairs per row at full size
+ROUNDS = 7  # worker runs per row at full size, each between two bare runs
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,7 @@ def run(size: Size) -> list[Table]:
         ],
     )
     rounds = ROUNDS if size.name == "full" else 1
+    spreads: list[str] = []
     with stack(workers=1) as running:
         for case, updates in zip(CASES, size.train_updates, strict=True):
             bare, worker, ratios, events = [bare_loop(case, updates)], [], [], 0
@@ -179,6 +180,7 @@ def run(size: Size) -> list[Table]:
                 worker.append(rate)
                 ratios.append(rate / ((bare[-2] + bare[-1]) / 2))  # bracketed by bare runs
             ratio = median(ratios)
+            spreads.append(f"{case.label.split(' (')[0]} {min(ratios):.2f}-{max(ratios):.2f}")
             table.add(
                 case.label,
                 updates,
@@ -195,6 +197,7 @@ def run(size: Size) -> list[Table]:
         "torch.randperm order, transformers' scheduler, one .item() per update",
         f"{rounds} worker runs per row, each between two bare runs: median rates, median of "
         "the ratios of each worker run to the mean of the bare runs around it",
+        f"worker/bare of the single runs (the machine's drift): {', '.join(spreads)}",
         f"target: overhead within {OVERHEAD_TARGET:.0%} on the second model",
     ]
     return [table]

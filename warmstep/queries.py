@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +109,10 @@ def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -
                 f"{resolved.kind.name} scales the optimizer's LR: give base_lr", field="base_lr"
             )
         return np.ones(1, np.float64)
+    if isinstance(base_lr, float):  # the common case, without numpy's reductions
+        if not math.isfinite(base_lr):
+            raise InvalidArgument("base LRs must be finite", field="base_lr")
+        return np.full(1, base_lr)
     values = np.atleast_1d(np.asarray(base_lr, np.float64))
     if values.size == 0:
         raise InvalidArgument("at least one param group", field="base_lr")

@@ -56,7 +56,10 @@ def cos_inplace(x: FloatArray) -> FloatArray:
 
 
 def _inplace(ufunc: Callable[..., Any], x: FloatArray) -> FloatArray:
-    threads = min(_threads(), x.size // PARALLEL_MIN_VALUES)
+    # The size test comes first: asking the kernel for the cores costs more than a short pass.
+    threads = (
+        1 if x.size < 2 * PARALLEL_MIN_VALUES else min(_threads(), x.size // PARALLEL_MIN_VALUES)
+    )
     if threads < 2 or x.ndim != 1 or not x.flags.c_contiguous:
         ufunc(x, out=x)
         return x
