@@ -86,6 +86,56 @@ def test_torch_standalone_matches_simulation(kind: str, monkeypatch: pytest.Monk
             np.testing.assert_array_equal(fast, slow, err_msg=str(spec))
 
 
+def _closed_form_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
+    span = int(rng.integers(1, steps + 3))
+    return {
+        "CyclicLR": {
+            "base_lr": float(rng.uniform(0.001, 0.05)),
+            "max_lr": float(rng.uniform(0.05, 1.0)),
+            "step_size_up": max(span // 4, 1),
+            "step_size_down": [None, max(span // 3, 1)][int(rng.integers(0, 2))],
+            "mode": str(rng.choice(["triangular", "triangular2", "exp_range"])),
+            "gamma": float(rng.uniform(0.99, 1.0)),
+            "cycle_momentum": bool(rng.integers(0, 2)),
+        },
+        "OneCycleLR": {
+            "max_lr": float(rng.uniform(0.01, 1.0)),
+            "total_steps": steps + int(rng.integers(0, 5)),
+            "pct_start": float(rng.uniform(0.05, 0.5)),
+            "anneal_strategy": str(rng.choice(["cos", "linear"])),
+            "three_phase": bool(rng.integers(0, 2)),
+            "cycle_momentum": bool(rng.integers(0, 2)),
+        },
+        "CosineAnnealingWarmRestarts": {
+            "T_0": max(span // 3, 1),
+            "T_mult": int(rng.integers(1, 3)),
+            "eta_min": float(rng.choice([0.0, rng.uniform(0.0, 0.01)])),
+        },
+    }[kind] | {"type": kind}
+
+
+@pytest.mark.parametrize("kind", ["CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts"])
+def test_torch_closed_form_writes_match_the_replay(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kinds whose every call sets the lr skip the replay and the momentum's forward fill; the
+    curves (lr and momentum) are the replayed ones bit for bit."""
+    rng = np.random.default_rng(len(kind) + 1)
+    for _ in range(60):
+        steps = int(rng.integers(1, 400))
+        base = rng.uniform(0.001, 1.0, int(rng.integers(1, 3))).tolist()
+        spec = _closed_form_spec(rng, kind, steps)
+        context = EvalContext(steps, np.asarray(base, np.float64))
+        fast = resolve_spec(spec).evaluate(context)
+        with monkeypatch.context() as patch:
+            patch.setattr(_chain, "FAST_PATHS", False)
+            slow = resolve_spec(spec).evaluate(context)
+        np.testing.assert_array_equal(fast.lr, slow.lr, err_msg=str(spec))
+        assert (fast.momentum is None) == (slow.momentum is None), spec
+        if slow.momentum is not None:
+            np.testing.assert_array_equal(fast.momentum, slow.momentum, err_msg=str(spec))
+
+
 def _curve_or_error(spec: Spec, steps: int, base: list[float]) -> np.ndarray | str:
     try:
         return _curve(spec, steps, base)

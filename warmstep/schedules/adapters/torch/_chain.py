@@ -29,7 +29,7 @@ import numpy.typing as npt
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray
 from warmstep.schedules.adapters.torch._fast import Multipliers, expand
-from warmstep.schedules.adapters.torch._ops import IntArray, Ops, apply_one, concat_ops
+from warmstep.schedules.adapters.torch._ops import SET, IntArray, Ops, apply_one, concat_ops
 from warmstep.schedules.adapters.torch._scan import replay
 
 # Tests switch this off to compare the standalone fast paths (:mod:`._fast`) with the simulation.
@@ -363,11 +363,16 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     steps = np.arange(1, total + 1, dtype=np.int64)
     root.calls(steps, np.full(total, STEP, np.int64), opt, sink)
     ops, last_write = sink.merged(total)
-    lr_after = replay(lr0, ops)
+    # Writes that all set the lr (closed forms: CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
+    # leave nothing to replay: the lr after each write is the value it writes.
+    only_sets = FAST_PATHS and (ops.size == 0 or int(ops.kind.max()) == SET)
+    lr_after = ops.a if only_sets else replay(lr0, ops)
     lr = _sample(lr0, lr_after, last_write, context.steps)
     momentum = None
     if momentum0 is not None:
-        filled = _forward_fill(ops.momentum, momentum0)
+        written = ops.momentum
+        every_call = FAST_PATHS and not np.isnan(written[0]).any()  # nothing to fill forward
+        filled = written if every_call else _forward_fill(written, momentum0)
         momentum = _sample(momentum0, filled, last_write, context.steps)
     return Curve(lr=lr, momentum=momentum)
 
