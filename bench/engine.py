@@ -26,7 +26,7 @@ from torch.optim import lr_scheduler, swa_utils
 
 from bench._common import Size, Table, best_of
 from bench.specs import spec_for
-from service.allocator import keep_freed_memory
+from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
 from warmstep.schedules import EvalContext, Kind, all_kinds, resolve_spec
 
@@ -145,7 +145,7 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
     table.notes += [
         f"engine: best of {size.repeats} calls of resolve_spec(spec).evaluate(EvalContext({n}, "
         "[0.1])), resolution included; this process keeps freed memory as the front end does "
-        f"(service.allocator, {keep >> 20} MiB: {'set' if kept else 'not available'})",
+        f"(warmstep.allocator, {keep >> 20} MiB: {'set' if kept else 'not available'})",
         f"reference: {ref_n:,} steps of the real torch/transformers scheduler (read lr, "
         f"step()), scaled x{n / ref_n:g}; timm, keras, optax, fvcore, detectron2, mxnet, "
         "fairseq, pytorch_transformers, tensorflow: not installed in this venv",

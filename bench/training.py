@@ -24,6 +24,8 @@ import transformers.optimization as hf
 
 from bench._common import Size, Stack, Table, median, stack
 from warmstep import keys
+from warmstep.allocator import keep_freed_memory
+from warmstep.config import Settings
 from worker.training.registry import build_model, load_dataset
 
 OVERHEAD_TARGET = 0.05  # on the tens-of-ms model
@@ -170,6 +172,10 @@ def run(size: Size) -> list[Table]:
         ],
     )
     rounds = ROUNDS if size.name == "full" else 1
+    # The worker's job process keeps freed memory (warmstep.allocator); the bare loop runs the
+    # same way, whichever benchmark ran before it in this process.
+    keep = Settings().malloc_keep_bytes
+    kept = keep_freed_memory(keep)
     spreads: list[str] = []
     with stack(workers=1) as running:
         for case, updates in zip(CASES, size.train_updates, strict=True):
@@ -195,6 +201,8 @@ def run(size: Size) -> list[Table]:
         "checkpoint every 20% of the updates, per-step events, validation split 0.2 (no eval "
         "during the run); bare loop: same split/model init (the worker's registry), "
         "torch.randperm order, transformers' scheduler, one .item() per update",
+        f"both sides keep freed memory (warmstep.allocator, {keep >> 20} MiB: "
+        f"{'set' if kept else 'not available'})",
         f"{rounds} worker runs per row, each between two bare runs: median rates, median of "
         "the ratios of each worker run to the mean of the bare runs around it",
         f"worker/bare of the single runs (the machine's drift): {', '.join(spreads)}",

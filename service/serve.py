@@ -14,7 +14,7 @@ import logging
 
 import uvicorn
 
-from service.allocator import keep_freed_memory
+from warmstep.allocator import keep_freed_memory
 from service.auth import auth_banner, load_token_table
 from service.grpc.server import build_grpc_server, mark_serving
 from service.jobs.hub import FollowHub

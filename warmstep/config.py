@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     malloc_keep_bytes: int = Field(
         256 * 1024 * 1024,
         ge=0,
-        description="Front end: freed memory kept for the next curve instead of returned to the "
-        "system (service.allocator); 0 leaves the C library's defaults.",
+        description="Front end and worker job processes: freed memory kept for the next curve "
+        "or training step instead of returned to the system (warmstep.allocator); 0 leaves the "
+        "C library's defaults.",
     )
     max_job_runtime_s: float = Field(
         24 * 3600.0, gt=0, description="Cap on a job's max_runtime_s (and its default)."

@@ -28,6 +28,7 @@ from types import FrameType
 
 import redis
 
+from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
 from warmstep.workers import WorkerInfo
 from worker.device import device_kind, gpus
@@ -122,6 +123,8 @@ def supervise() -> int:
 
 
 def run_job_process(settings: Settings, worker_id: str) -> None:
+    # A training step makes and frees the same tensors at every update: keep them in the heap.
+    kept = keep_freed_memory(settings.malloc_keep_bytes)
     client = connect(settings.redis_url or "")
     stopping = threading.Event()
 
@@ -151,7 +154,11 @@ def run_job_process(settings: Settings, worker_id: str) -> None:
         settings.cancel_grace_s,
     )
     heartbeat.start()
-    print(f"warmstep worker {info.id}: device {info.device_kind}, pid {info.pid}", flush=True)
+    memory = f"keeps up to {settings.malloc_keep_bytes >> 20} MiB freed" if kept else "C defaults"
+    print(
+        f"warmstep worker {info.id}: device {info.device_kind}, pid {info.pid}, memory {memory}",
+        flush=True,
+    )
     try:
         consume(ctx, heartbeat)
     finally:

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from service.allocator import keep_freed_memory
+from warmstep.allocator import keep_freed_memory
 
 _FAULTS = """
 import resource, sys
 import numpy as np
-from service.allocator import keep_freed_memory
+from warmstep.allocator import keep_freed_memory
 keep = int(sys.argv[1])
 print(keep_freed_memory(keep))
 np.ones(2_000_000).sum()  # first use: faults either way
