@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 picks a free one).")
     data_dir: Path = Field(Path("data"), description="Embedded Redis AOF, checkpoints, artifacts.")
     heartbeat_s: float = Field(2.0, gt=0, description="Worker heartbeat and lease refresh period.")
+    event_batch_s: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="Worker: after writing a job's events to Redis, wait this long before the "
+        "next write, so a fast loop's steps go many to a call (the first event after a pause is "
+        "written at once). Followers see steps at most this much later; the loop runs faster.",
+    )
     heartbeat_ttl_s: float = Field(10.0, gt=0, description="A worker is gone after this silence.")
     lease_s: float = Field(30.0, gt=0, description="A dispatch entry idle this long is reclaimed.")
     cancel_grace_s: float = Field(

@@ -152,6 +152,7 @@ def run_job_process(settings: Settings, worker_id: str) -> None:
         settings.max_state_bytes,
         stopping,
         settings.cancel_grace_s,
+        settings.event_batch_s,
     )
     heartbeat.start()
     memory = f"keeps up to {settings.malloc_keep_bytes >> 20} MiB freed" if kept else "C defaults"

@@ -2,7 +2,9 @@
 
 The loop only appends to a buffer (no I/O on the training thread); a flusher thread writes the
 buffer through the fenced ``APPEND_EVENTS`` script as soon as events arrive, at most once per
-``batch_s``, many events per call. When
+``batch_s`` (the setting ``event_batch_s``), many events per call. Each write wakes Redis and every
+follower; on a machine whose cores the training loop fills, fewer writes are a faster loop
+(transformer_lm on 2 CPU cores: worker/bare 0.96 with a write per 20 ms, 0.98 per 100 ms). When
 the fence refuses (the job was re-claimed by another attempt, or cancelled), ``fenced`` is set
 and the loop stops at its next check.
 
@@ -35,7 +37,7 @@ class EventWriter:
         job_id: str,
         attempt: int,
         flush_s: float = 0.1,
-        batch_s: float = 0.02,
+        batch_s: float = 0.1,
     ):
         self._redis = client
         self._keys = [keys.job_record(job_id), keys.job_events(job_id)]

@@ -50,6 +50,7 @@ class WorkerContext:
     max_state_bytes: int
     stopping: threading.Event  # graceful stop requested (SIGTERM)
     cancel_grace_s: float = 30.0  # a cancel not honoured this long ends the process
+    event_batch_s: float = 0.1  # pause between two writes of the job's events (EventWriter)
 
 
 class Attempt:
@@ -60,7 +61,7 @@ class Attempt:
         self.entry = entry
         self.job_id = entry.job_id
         self.attempt = attempt
-        self.events = EventWriter(ctx.client, entry.job_id, attempt)
+        self.events = EventWriter(ctx.client, entry.job_id, attempt, batch_s=ctx.event_batch_s)
         self.blobs = BlobStore(ctx.binary, entry.job_id, attempt, ctx.max_state_bytes)
         self.cancel_requested = threading.Event()
         self.lost = threading.Event()  # the lease or the fence says another attempt owns it
