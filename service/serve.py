@@ -14,12 +14,12 @@ import logging
 
 import uvicorn
 
-from warmstep.allocator import keep_freed_memory
 from service.auth import auth_banner, load_token_table
 from service.grpc.server import build_grpc_server, mark_serving
 from service.jobs.hub import FollowHub
 from service.main import build_app
 from service.redis_store import connect
+from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
 
 log = logging.getLogger("warmstep.serve")
