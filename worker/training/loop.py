@@ -9,9 +9,10 @@ Update ``i`` (0-based; the event's ``step`` is ``i + 1``):
 2. ``group["lr"] = lrs[g, i]`` for every group (and ``momentum`` / ``betas[0]`` from the
    momentum curve when the schedule cycles it);
 3. fp16: ``GradScaler.unscale_``; then clip once (by norm, any ``norm_type``, or by value);
-4. one device sync for loss, pre-clip norm and clip flag; a non-finite loss (or, without loss
-   scaling, gradient) is reported then raised as :class:`NonFiniteError` without stepping;
-   otherwise ``optimizer.step()`` (fp16: ``scaler.step`` / ``update``, which skips overflow).
+4. one device sync for loss, pre-clip norm and clip flag (on CPU, plain reads); a non-finite
+   loss (or, without loss scaling, gradient) is reported then raised as :class:`NonFiniteError`
+   without stepping; otherwise ``optimizer.step()`` (fp16: ``scaler.step`` / ``update``, which
+   skips overflow).
 
 ``scheduler_interval='epoch'``: the caller passes the per-epoch curve already expanded per
 update (``warmstep.plan.expand_per_epoch``), so the loop always reads ``lrs[:, i]``.
@@ -169,7 +170,10 @@ def _update(run: _Run, order: torch.Tensor) -> StepEvent:
         run.params, spec.max_grad_norm, spec.norm_type_value, spec.clip_value
     )
     parts = [run.loss_acc, norm_t] + ([] if peak_t is None else [peak_t])
-    values = torch.stack([t.to(torch.float64) for t in parts]).tolist()  # the one sync
+    if norm_t.device.type == "cpu":  # nothing to wait for: plain reads, no extra tensor ops
+        values = [t.item() for t in parts]
+    else:
+        values = torch.stack([t.to(torch.float64) for t in parts]).tolist()  # the one sync
     loss, norm = values[0] / count, values[1]
     peak = values[2] if peak_t is not None else None
     nonfinite = not math.isfinite(loss) or (job.scaler is None and not math.isfinite(norm))
