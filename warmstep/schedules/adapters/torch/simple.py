@@ -212,7 +212,8 @@ class ExponentialLeaf(Leaf):
         return closed_form_or(calls, self, self.p.gamma**0, multiply(factor, opt.lr.shape[0]))
 
     def standalone(self, total: int) -> Multipliers | None:
-        return Multipliers(None, np.full((1, total), self.p.gamma))
+        # One value at every call: a read-only view, written once into expand's table.
+        return Multipliers(None, np.broadcast_to(np.float64(self.p.gamma), (1, total)))
 
 
 class PolynomialLRParams(KindParams):
