@@ -110,13 +110,13 @@ def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -
             )
         return np.ones(1, np.float64)
     if isinstance(base_lr, float):  # the common case, without numpy's reductions
-        if not math.isfinite(base_lr):
-            raise InvalidArgument("base LRs must be finite", field="base_lr")
-        return np.full(1, base_lr)
-    values = np.atleast_1d(np.asarray(base_lr, np.float64))
-    if values.size == 0:
-        raise InvalidArgument("at least one param group", field="base_lr")
-    if not np.all(np.isfinite(values)):
+        values, finite = np.full(1, base_lr), math.isfinite(base_lr)
+    else:
+        values = np.atleast_1d(np.asarray(base_lr, np.float64))
+        if values.size == 0:
+            raise InvalidArgument("at least one param group", field="base_lr")
+        finite = bool(np.all(np.isfinite(values)))
+    if not finite:
         raise InvalidArgument("base LRs must be finite", field="base_lr")
     return values
 

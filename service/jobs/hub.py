@@ -164,12 +164,16 @@ class _JobReader:
         it be lost (Python 3.11's ``wait_for``, which redis-py sends through, can swallow a
         cancel that lands as a send completes), the reader, with no subscribers left, ends
         after that read."""
+        self._release()
+        if self.task is not None:
+            self.task.cancel()
+
+    def _release(self) -> None:
+        """Leave the hub and send every subscriber back to reading directly."""
         self.hub._forget(self)
         for subscription in self.subscribers:
             subscription._resync()
         self.subscribers.clear()
-        if self.task is not None:
-            self.task.cancel()
 
     async def run(self) -> None:
         delay_s = self.hub.retry_s
@@ -189,10 +193,7 @@ class _JobReader:
         except Exception:
             log.exception("reading job %s failed; its followers read directly", self.job_id)
         finally:
-            self.hub._forget(self)
-            for subscription in self.subscribers:
-                subscription._resync()
-            self.subscribers.clear()
+            self._release()
 
     async def _read_once(self) -> bool:
         """Wait for the next events and hand them out; True once the job has ended."""
