@@ -14,7 +14,8 @@ COPY worker ./worker
 COPY protos ./protos
 
 FROM base AS api
-RUN pip install . ./clients/python
+RUN pip install . ./clients/python \
+    && cd / && python -c "from warmstep.schedules import prepare_compiled_loops as p; p()"
 EXPOSE 8000 50051
 ENV WARMSTEP_HOST=0.0.0.0
 CMD ["warmstep", "serve"]

@@ -17,6 +17,16 @@ from warmstep.schedules._registry import (
     resolve_spec,
 )
 
+
+def prepare_compiled_loops() -> None:
+    """Import and compile (or load from numba's disk cache) the engine's compiled loops
+    (:mod:`warmstep.schedules._loops`) now, so that the first long recurrence does not pay it;
+    the front end runs this on a thread as it starts."""
+    from warmstep.schedules import _loops
+
+    _loops.warm()
+
+
 __all__ = [
     "Curve",
     "EvalContext",
@@ -28,6 +38,7 @@ __all__ = [
     "ResolvedSchedule",
     "all_kinds",
     "find_kind",
+    "prepare_compiled_loops",
     "register",
     "resolve_spec",
 ]

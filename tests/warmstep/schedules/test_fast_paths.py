@@ -1,7 +1,8 @@
 """The engine's fast paths against their slow references, bit for bit, on random parameters.
 
 - torch standalone chainable kinds (:mod:`..adapters.torch._fast`) vs the full simulation;
-- the run-wise fold (:mod:`..adapters.torch._fold`) vs the write-by-write fold;
+- the compiled fold (:mod:`warmstep.schedules._loops`) vs torch's expressions in Python floats,
+  and long recurrences against torch itself;
 - the segment products of :mod:`..adapters.torch._scan` vs a plain Python product;
 - the plateau decision loop vs the original per-call loop (torch's own expressions);
 - GreedyLR's fast replay vs calling ``step(metric)`` once per metric;
@@ -11,16 +12,19 @@
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.warmstep.schedules._torch_reference import torch_curve
 from warmstep.errors import InvalidArgument
-from warmstep.schedules import EvalContext, resolve_spec
+from warmstep.schedules import EvalContext, _loops, prepare_compiled_loops, resolve_spec
+from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_metric as greedy
 from warmstep.schedules.adapters.fairseq import exp_like_python
-from warmstep.schedules.adapters.torch import _chain, _fold, _scan
+from warmstep.schedules.adapters.torch import _chain, _scan
 from warmstep.schedules.adapters.torch._libm import pow_like_python
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA
 
@@ -198,25 +202,67 @@ def _random_writes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     )
 
 
-def test_fold_by_runs_matches_write_by_write() -> None:
+def _fold_reference(lr: float, kind: Any, a: Any, b: Any, c: Any) -> np.ndarray:
+    """torch's write expressions, one Python float operation per write."""
+    out = []
+    for k, x, y, z in zip(kind.tolist(), a.tolist(), b.tolist(), c.tolist(), strict=True):
+        if k == MUL:
+            lr = lr * x
+        elif k == AFFINE:
+            lr = x * (lr - y) + y
+        elif k == SET:
+            lr = x
+        elif k == ADD:
+            lr = lr + x
+        else:
+            lr = z * y + z * (1 - y) if x == 1 else z * y + (lr - x * z) / (1 - x) * (1 - y)
+        out.append(lr)
+    return np.asarray(out, np.float64)
+
+
+def test_compiled_fold_matches_python_floats() -> None:
     rng = np.random.default_rng(7)
     for n in [0, 1, 5, 64, 3000, 20000]:
         kind, a, b, c = _random_writes(rng, n)
+        a[rng.uniform(size=n) < 0.01] = 1.0  # SWA's settled weight, MUL by exactly 1
         lr = float(rng.uniform(0.01, 1))
-        expected = _fold.fold_by_write(lr, kind, a, b, c)
-        np.testing.assert_array_equal(_fold.fold(lr, kind, a, b, c), expected)
+        expected = _fold_reference(lr, kind, a, b, c)
+        np.testing.assert_array_equal(_loops.fold_writes(lr, kind, a, b, c), expected)
 
 
-@pytest.mark.parametrize("T_max", [1, 2, 7, 300, 5000])
-def test_cosine_eta_min_fold_matches_write_by_write(
-    T_max: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    spec = {"type": "CosineAnnealingLR", "T_max": T_max, "eta_min": 0.0013}
-    fast = _curve(spec, 12_000, [0.1, 0.37])
-    with monkeypatch.context() as patch:
-        patch.setattr(_fold, "MIN_MEAN_RUN", 10**9)  # always write by write
-        slow = _curve(spec, 12_000, [0.1, 0.37])
-    np.testing.assert_array_equal(fast, slow)
+def test_compiled_fold_reads_broadcast_parameters() -> None:
+    kind = np.full(1000, AFFINE, np.int64)
+    a = np.random.default_rng(2).uniform(0.9, 1.0, 1000)
+    eta = np.broadcast_to(np.float64(1e-3), (1000,))  # read-only, stride 0
+    got = _loops.fold_writes(0.1, kind, a, eta, eta)
+    np.testing.assert_array_equal(got, _fold_reference(0.1, kind, a, eta.copy(), eta.copy()))
+
+
+def test_write_codes_agree_with_the_ops() -> None:
+    assert (_loops._SET, _loops._MUL, _loops._AFFINE, _loops._ADD) == (SET, MUL, AFFINE, ADD)
+    assert SWA not in (SET, MUL, AFFINE, ADD)  # the loop's last branch
+
+
+def test_prepare_compiled_loops_compiles_every_loop() -> None:
+    prepare_compiled_loops()
+    assert len(_loops._fold_writes.signatures) >= 2  # writable and read-only parameters
+    assert _loops._plateau_reductions.signatures
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "CosineAnnealingLR", "T_max": 5000, "eta_min": 0.0013},
+        {"type": "CosineAnnealingLR", "T_max": 7, "eta_min": 0.02},
+        {"type": "SWALR", "swa_lr": 0.05, "anneal_epochs": 3000},
+        {"type": "SWALR", "swa_lr": [0.05, 0.2], "anneal_epochs": 40, "anneal_strategy": "linear"},
+    ],
+    ids=["cosine-long", "cosine-short-period", "swalr-cos", "swalr-linear"],
+)
+def test_long_recurrences_match_torch(spec: Spec) -> None:
+    """Thousands of history-dependent writes in a row, folded in compiled code, against torch."""
+    expected, _ = torch_curve(spec, 12_000, [0.1, 0.37])
+    np.testing.assert_array_equal(_curve(spec, 12_000, [0.1, 0.37]), expected)
 
 
 def test_segment_products_match_python() -> None:
@@ -279,6 +325,48 @@ def test_plateau_loop_matches_reference() -> None:
         metrics = _metric_series(rng, steps - 1)
         got = _curve({"type": "ReduceLROnPlateau", **p}, steps, [0.1, 0.02], metrics)
         np.testing.assert_array_equal(got, _plateau_reference(p, metrics.tolist(), [0.1, 0.02]))
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_long_plateau_scan_matches_torch(mode: str) -> None:
+    """20,000 decisions in the compiled loop, with NaN and infinite metrics, against torch."""
+    rng = np.random.default_rng(17)
+    metrics = _metric_series(rng, 19_999)
+    metrics[rng.uniform(size=metrics.size) < 0.002] = np.nan
+    metrics[rng.uniform(size=metrics.size) < 0.001] = np.inf
+    spec = {"type": "ReduceLROnPlateau", "mode": mode, "patience": 3, "factor": 0.9, "eps": 0.0}
+    expected, _ = torch_curve(spec, 20_000, [0.1, 0.02], metrics=metrics.tolist())
+    got = _curve(spec, 20_000, [0.1, 0.02], metrics)
+    np.testing.assert_array_equal(got, expected)
+    assert np.unique(got[0]).size > 10  # it did reduce, many times
+
+
+@pytest.mark.parametrize(
+    ("start", "factor", "floor", "eps"),
+    [
+        (0.1, 0.5, 0.0, 1e-8),
+        (0.1, 0.9, 0.0, 0.0),
+        (0.1, 0.5, 0.003, 1e-8),
+        (-0.0, 0.5, -0.0, -1.0),
+        (0.0, 0.5, -0.0, -1.0),
+        (math.nan, 0.5, 0.0, 1e-8),
+        (0.1, 0.999, 1e-6, 1e-12),
+    ],
+)
+def test_reduced_levels_stop_at_the_fixed_point(
+    start: float, factor: float, floor: float, eps: float
+) -> None:
+    def reduce(old: float) -> float:
+        new = max(old * factor, floor)
+        return new if old - new > eps else old
+
+    for count in [0, 1, 7, 50, 9000]:
+        expected = [start]
+        for _ in range(count):
+            expected.append(reduce(expected[-1]))
+        got = plateau_scan.reduced_levels(start, count, reduce)
+        assert len(got) == count + 1
+        assert [struct.pack("<d", v) for v in got] == [struct.pack("<d", v) for v in expected]
 
 
 def test_greedy_fast_replay_matches_step_by_step() -> None:

@@ -5,20 +5,25 @@ Per call ``i`` (receiving ``metric = metrics[i-1]``): ``metric`` is better when 
 ``limit(best)`` (``metric < limit`` for mode min, ``>`` for max); better sets ``best = metric``
 and zeroes the bad count, otherwise the count grows; during cooldown the count is zeroed; a
 count above ``patience`` is a reduction (then the cooldown starts). It is sequential by nature,
-so it stays a Python loop, but a tight one: the bound is recomputed only when ``best`` changes
-(the same float as the library's, see :class:`Threshold`), max mode compares the negated values
-(``-a < -l`` exactly when ``a > l``, NaN included), and only the reductions are recorded; the
-curve is then a table of levels repeated between them (:func:`levels_curve`).
+so it runs as a compiled loop (:func:`warmstep.schedules._loops.plateau_reductions`): the bound
+is recomputed only when ``best`` changes (the same float as the library's, see
+:class:`Threshold`), max mode compares the negated values (``-a < -l`` exactly when ``a > l``,
+NaN included), and only the reductions are recorded; the curve is then a table of levels
+repeated between them (:func:`levels_curve`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
+
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -48,35 +53,43 @@ def reduction_calls(
     maximize: bool,
     patience: int,
     cooldown: int,
-) -> list[int]:
+) -> IntArray:
     """Calls ``i >= first`` (call i receives ``metrics[i-1]``) at which a reduction happens."""
-    values = (-metrics if maximize else metrics)[max(first - 1, 0) :].tolist()
-    scale, shift = threshold.scale(maximize), threshold.shift()
-    bound = math.inf * scale - shift
-    bad = cool = 0
-    calls: list[int] = []
-    for i, value in enumerate(values, max(first, 1)):
-        if value < bound:
-            bad = 0
-            bound = value * scale - shift
-        else:
-            bad += 1
-        if cool > 0:
-            cool -= 1
-            bad = 0
-        if bad > patience:
-            calls.append(i)
-            cool = cooldown
-            bad = 0
-    return calls
+    from warmstep.schedules._loops import plateau_reductions  # imports numba: only when needed
+
+    start = max(first, 1)
+    values = metrics[start - 1 :]
+    values = -values if maximize else np.ascontiguousarray(values, np.float64)
+    return plateau_reductions(
+        values, start, threshold.scale(maximize), threshold.shift(), patience, cooldown
+    )
+
+
+def reduced_levels(start: float, count: int, reduce: Callable[[float], float]) -> list[float]:
+    """``[start, reduce(start), reduce(reduce(start)) ...]``, ``count`` reductions in all.
+
+    ``reduce`` is a function of the lr alone, so once it gives back the very same float (the lr
+    has reached its floor, or a step smaller than eps is refused) every later level is that
+    float: the levels past that point are copies, whatever the number of reductions.
+    """
+    levels = [start]
+    while len(levels) <= count:
+        old = levels[-1]
+        new = reduce(old)
+        if new == old and math.copysign(1.0, new) == math.copysign(1.0, old):
+            break
+        levels.append(new)
+    levels.extend([levels[-1]] * (count + 1 - len(levels)))
+    return levels
 
 
 def levels_curve(
-    levels: FloatArray | list[list[float]], calls: list[int], steps: int
+    levels: FloatArray | list[list[float]], calls: Sequence[int] | IntArray, steps: int
 ) -> FloatArray:
     """Per group, ``levels[g][k]`` from call ``calls[k-1]`` (level 0 from index 0) on:
-    shape ``(groups, steps)``; calls at or past ``steps`` are ignored."""
-    kept = [c for c in calls if c < steps]
-    table = np.asarray(levels, np.float64)[:, : len(kept) + 1]
-    bounds = np.asarray([0, *kept, steps], np.int64)
+    shape ``(groups, steps)``; calls (increasing) at or past ``steps`` are ignored."""
+    at = np.asarray(calls, np.int64)
+    kept = at[: int(np.searchsorted(at, steps))]
+    table = np.asarray(levels, np.float64)[:, : kept.shape[0] + 1]
+    bounds = np.concatenate([[0], kept, [steps]])
     return np.repeat(table, np.diff(bounds), axis=1)

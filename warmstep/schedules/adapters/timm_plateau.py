@@ -59,7 +59,9 @@ class PlateauLRSchedulerParams(KindParams):
         return value
 
 
-def reduction_calls(params: PlateauLRSchedulerParams, metrics: FloatArray, first: int) -> list[int]:
+def reduction_calls(
+    params: PlateauLRSchedulerParams, metrics: FloatArray, first: int
+) -> plateau_scan.IntArray:
     """Indices ``i >= first`` of the calls at which the inner ReduceLROnPlateau reduces."""
     return plateau_scan.reduction_calls(
         metrics,
@@ -72,12 +74,11 @@ def reduction_calls(params: PlateauLRSchedulerParams, metrics: FloatArray, first
 
 
 def _group_levels(start: float, count: int, params: PlateauLRSchedulerParams) -> list[float]:
-    levels = [start]
-    for _ in range(count):
-        old = levels[-1]
+    def reduce(old: float) -> float:
         new = max(old * params.decay_rate, params.lr_min)
-        levels.append(new if old - new > _EPS else old)
-    return levels
+        return new if old - new > _EPS else old
+
+    return plateau_scan.reduced_levels(start, count, reduce)
 
 
 def _plateau(params: PlateauLRSchedulerParams, context: EvalContext) -> Curve:
@@ -103,7 +104,7 @@ def _plateau(params: PlateauLRSchedulerParams, context: EvalContext) -> Curve:
     first = max(warmup_t + 1, 1)
     calls = reduction_calls(params, metrics[:needed], first)
     if first < steps:
-        levels = [_group_levels(float(start), len(calls), params) for start in after_warmup]
+        levels = [_group_levels(float(start), calls.shape[0], params) for start in after_warmup]
         lr[:, first:] = plateau_scan.levels_curve(levels, calls, steps)[:, first:]
     if steps:
         lr[:, 0] = params.warmup_lr_init if warmup_t else base

@@ -20,10 +20,27 @@ import numpy as np
 from pydantic import field_validator
 
 from warmstep.errors import InvalidArgument
-from warmstep.schedules._core import KindParams
-from warmstep.schedules.adapters.torch._chain import INITIAL, UPDATE0, Calls, Leaf, Optimizer
+from warmstep.schedules._core import FloatArray, KindParams
+from warmstep.schedules._parallel import cos_inplace
+from warmstep.schedules.adapters.torch._chain import (
+    INITIAL,
+    STEP,
+    UPDATE0,
+    Calls,
+    Leaf,
+    Optimizer,
+)
 from warmstep.schedules.adapters.torch._kinds import column, torch_kind
-from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, Ops, make_ops, select_ops
+from warmstep.schedules.adapters.torch._ops import (
+    ADD,
+    AFFINE,
+    MUL,
+    SET,
+    IntArray,
+    Ops,
+    make_ops,
+    select_ops,
+)
 
 
 class CosineAnnealingLRParams(KindParams):
@@ -46,13 +63,15 @@ class CosineLeaf(Leaf):
                 field=f"{self.path}.T_max",
             )
         t = t_max or 1
+        b = self.base_lrs[:, None]
+        bump = (b - eta) * (1 - math.cos(math.pi / t)) / 2
+        if np.all(calls.kind == STEP):
+            return _stepping(e, t, eta, bump)
         restart = np.mod(e - 1 - t, 2 * t) == 0
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (1 + np.cos(math.pi * e / t)) / np.where(
                 restart, 1.0, 1 + np.cos(math.pi * (e - 1) / t)
             )
-        b = self.base_lrs[:, None]
-        bump = (b - eta) * (1 - math.cos(math.pi / t)) / 2
         recursive = select_ops(
             restart,
             make_ops(ADD, np.broadcast_to(bump, (b.shape[0], n))),
@@ -61,6 +80,27 @@ class CosineLeaf(Leaf):
         unchanged = make_ops(MUL, np.ones((b.shape[0], n)))
         closed = make_ops(SET, column(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, n))
         return select_ops(calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged))
+
+
+def _stepping(epoch: IntArray, t: int, eta: float, bump: FloatArray) -> Ops:
+    """The writes of ``step()`` calls alone, whose epochs count up by one (``Leaf.advance``):
+    the cosine of each epoch is computed once and serves as the next call's divisor."""
+    n = epoch.shape[0]
+    one_plus = cos_inplace(math.pi * epoch / t)
+    one_plus += 1  # 1 + cos(pi*e/t) per call; the previous call's is this call's divisor
+    ratio = np.empty(n, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 only before a restart
+        np.divide(one_plus[1:], one_plus[:-1], out=ratio[1:])
+        if n:
+            ratio[0] = one_plus[0] / (1 + math.cos(math.pi * (int(epoch[0]) - 1) / t))
+    groups = bump.shape[0]
+    a = ratio[None, :] if groups == 1 else np.repeat(ratio[None, :], groups, axis=0)
+    kind = np.full(n, AFFINE, np.int64)
+    if n:  # at e = t+1 (mod 2t) torch adds instead
+        restarts = np.arange((t + 1 - int(epoch[0])) % (2 * t), n, 2 * t)
+        kind[restarts] = ADD
+        a[:, restarts] = bump
+    return make_ops(kind, a, eta)
 
 
 class CosineAnnealingWarmRestartsParams(KindParams):

@@ -10,6 +10,7 @@ The loop over metrics is sequential by nature (each decision depends on the prev
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -18,7 +19,12 @@ from pydantic import field_validator
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, Kind, KindParams, Library
 from warmstep.schedules._registry import register
-from warmstep.schedules.adapters._plateau_scan import Threshold, levels_curve, reduction_calls
+from warmstep.schedules.adapters._plateau_scan import (
+    Threshold,
+    levels_curve,
+    reduced_levels,
+    reduction_calls,
+)
 from warmstep.schedules.adapters.torch._kinds import per_group
 
 
@@ -60,12 +66,10 @@ def evaluate(p: ReduceLROnPlateauParams, context: EvalContext) -> Curve:
         patience=p.patience,
         cooldown=p.cooldown,
     )
-    levels = []
-    for base, floor in zip(context.base_lrs.tolist(), min_lrs, strict=True):
-        row = [float(base)]
-        for _ in calls:
-            row.append(_reduce(row[-1], p, floor))
-        levels.append(row)
+    levels = [
+        reduced_levels(base, calls.shape[0], functools.partial(_reduce, p=p, floor=floor))
+        for base, floor in zip(context.base_lrs.tolist(), min_lrs, strict=True)
+    ]
     return Curve(lr=levels_curve(levels, calls, steps))
 
 

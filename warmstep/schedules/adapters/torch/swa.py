@@ -47,9 +47,14 @@ class SWALeaf(Leaf):
 
     def _alpha(self, step: np.ndarray) -> FloatArray:
         t = np.clip(step / max(1, self.p.anneal_epochs), 0, 1)
-        if self.p.anneal_strategy == "cos":
-            return np.asarray((1 - np.cos(math.pi * t)) / 2)
-        return np.asarray(t, np.float64)
+        if self.p.anneal_strategy == "linear":
+            return np.asarray(t, np.float64)
+        # (1 - cos(pi*t))/2 is exactly 0 at t=0 and 1 at t=1 (cos(pi) rounds to -1): the cosine
+        # is needed only inside the anneal.
+        alpha = (t >= 1).astype(np.float64)
+        inside = np.flatnonzero((t > 0) & (t < 1))
+        alpha[inside] = (1 - np.cos(math.pi * t[inside])) / 2
+        return alpha
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         step = calls.step_count - 1
