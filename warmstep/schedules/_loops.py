@@ -28,7 +28,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["fold_writes", "plateau_reductions", "warm"]
+from warmstep.schedules._parallel import in_slices
+
+__all__ = ["fold_writes", "plateau_reductions", "powers", "warm"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -37,6 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The write codes of warmstep.schedules.adapters.torch._ops (imported there from here would be a
 # cycle through the adapters; tests/warmstep/schedules/test_loops.py checks they agree).
 _SET, _MUL, _AFFINE, _ADD = 0, 1, 2, 3
+_SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
 
 
 def _compile(function: F) -> F:
@@ -124,6 +127,35 @@ def plateau_reductions(
     return calls[:count]
 
 
+@_compile
+def _powers(
+    base: FloatArray, exponent: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_]
+) -> None:
+    for i in range(base.shape[0]):
+        x = base[i]
+        y = exponent[i]
+        if 0.0 < x < np.inf and -np.inf < y < np.inf:  # NaN fails both
+            value = x**y  # the C library's pow, as CPython's float.__pow__ calls it
+            if _SMALLEST_NORMAL <= value < np.inf:
+                out[i] = value
+                continue
+        python[i] = True
+
+
+def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+    """``out = base ** exponent`` (1-D, same length) with the C library's ``pow``, the function
+    Python's ``**`` calls, on every core for long arrays; True where Python must compute it
+    instead: a base that is not positive and finite, an exponent that is not finite, a result
+    that is not a normal float (where Python raises, returns a complex, or checks ``errno``)."""
+    python = np.zeros(base.shape[0], np.bool_)
+
+    def work(lo: int, hi: int) -> None:
+        _powers(base[lo:hi], exponent[lo:hi], out[lo:hi], python[lo:hi])
+
+    in_slices(work, base.shape[0])
+    return python
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop for the argument types callers pass."""
     floats = np.zeros(2, np.float64)
@@ -132,3 +164,4 @@ def warm() -> None:
     fold_writes(1.0, kinds, floats, floats, floats)
     fold_writes(1.0, kinds, floats, read_only, read_only)
     plateau_reductions(floats, 1, 1.0, 0.0, 10, 0)
+    powers(floats, floats, np.empty(2, np.float64))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PARALLEL_MIN_VALUES", "cos_inplace"]
+__all__ = ["PARALLEL_MIN_VALUES", "cos_inplace", "in_slices"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,30 +45,37 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _slice_pass(ufunc: Callable[..., Any], x: FloatArray, lo: int, hi: int, state: Any) -> None:
-    with np.errstate(**state):
-        ufunc(x[lo:hi], out=x[lo:hi])
-
-
 def cos_inplace(x: FloatArray) -> FloatArray:
     """``x[:] = np.cos(x)`` for a 1-D contiguous float64 array, on several cores when long."""
-    return _inplace(np.cos, x)
-
-
-def _inplace(ufunc: Callable[..., Any], x: FloatArray) -> FloatArray:
-    # The size test comes first: asking the kernel for the cores costs more than a short pass.
-    threads = (
-        1 if x.size < 2 * PARALLEL_MIN_VALUES else min(_threads(), x.size // PARALLEL_MIN_VALUES)
-    )
-    if threads < 2 or x.ndim != 1 or not x.flags.c_contiguous:
-        ufunc(x, out=x)
+    if x.ndim != 1 or not x.flags.c_contiguous:
+        np.cos(x, out=x)
         return x
-    bounds = np.linspace(0, x.size, threads + 1).astype(int).tolist()
+
+    def pass_over(lo: int, hi: int) -> None:
+        np.cos(x[lo:hi], out=x[lo:hi])
+
+    in_slices(pass_over, x.size)
+    return x
+
+
+def in_slices(work: Callable[[int, int], None], n: int) -> None:
+    """``work(lo, hi)`` over consecutive slices that cover ``range(n)``: one slice per core on
+    the pool's threads when ``n`` is long (``work`` must release the GIL to gain from it, as
+    numpy's loops and the compiled loops of :mod:`._loops` do), else one call inline. Each
+    slice runs under the caller's numpy error state."""
+    # The size test comes first: asking the kernel for the cores costs more than a short pass.
+    threads = 1 if n < 2 * PARALLEL_MIN_VALUES else min(_threads(), n // PARALLEL_MIN_VALUES)
+    if threads < 2:
+        work(0, n)
+        return
+    bounds = np.linspace(0, n, threads + 1).astype(int).tolist()
     state = np.geterr()
     pool = _executor(_threads())
-    work = [
-        pool.submit(_slice_pass, ufunc, x, lo, hi, state) for lo, hi in itertools.pairwise(bounds)
-    ]
-    for done in work:
-        done.result()
-    return x
+    jobs = [pool.submit(_under_state, work, lo, hi, state) for lo, hi in itertools.pairwise(bounds)]
+    for job in jobs:
+        job.result()
+
+
+def _under_state(work: Callable[[int, int], None], lo: int, hi: int, state: Any) -> None:
+    with np.errstate(**state):
+        work(lo, hi)

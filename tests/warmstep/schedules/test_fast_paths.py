@@ -411,6 +411,31 @@ def test_square_matches_python_pow() -> None:
     assert np.array_equal(np.signbit(got), np.signbit(np.asarray([v**2.0 for v in x.tolist()])))
 
 
+def test_power_matches_python_pow() -> None:
+    rng = np.random.default_rng(23)
+    n = 300_000  # long enough to be split across threads
+    base = np.concatenate(
+        [rng.uniform(0, 2, n), [0.0, -0.0, 1.0, -1.0, -2.0, np.inf, -np.inf, np.nan, 5e-324, 0.5]]
+    )
+    exponent = np.concatenate(
+        [rng.uniform(-60, 60, n), [3.0, 2.0, np.nan, 0.0, 3.0, -1.0, 2.0, 0.0, 0.5, 1074.5]]
+    )
+    got = pow_like_python(base, exponent)
+    want = [b**e for b, e in zip(base.tolist(), exponent.tolist(), strict=True)]
+    assert [struct.pack("<d", v) for v in got.tolist()] == [struct.pack("<d", v) for v in want]
+
+
+@pytest.mark.parametrize(
+    ("base", "exponent", "error"),
+    [(10.0, 400.0, OverflowError), (0.0, -1.0, ZeroDivisionError), (-8.0, 1 / 3, ValueError)],
+)
+def test_power_raises_what_python_raises(
+    base: float, exponent: float, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        pow_like_python(np.array([0.5, base]), np.array([2.0, exponent]))
+
+
 def test_exp_like_python_matches_math_exp() -> None:
     rng = np.random.default_rng(17)
     x = np.concatenate([-rng.uniform(0, 30, 50_000), rng.normal(0, 1, 20_000), [0.0, -0.0]])
