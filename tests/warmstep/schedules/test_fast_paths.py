@@ -341,6 +341,28 @@ def test_long_plateau_scan_matches_torch(mode: str) -> None:
     assert np.unique(got[0]).size > 10  # it did reduce, many times
 
 
+def test_long_greedy_replay_matches_step_by_step() -> None:
+    """30,000 calls with NaN metrics, resets and a smoothing window in the compiled loop."""
+    rng = np.random.default_rng(29)
+    metrics = _metric_series(rng, 29_999)
+    metrics[rng.uniform(size=metrics.size) < 0.001] = np.nan
+    for smooth in (False, True):
+        params = greedy.GreedyParams(
+            patience=2, factor=0.5, min_lr=0.01, reset_start=3, smooth=smooth, window_size=9
+        )
+        context = EvalContext(30_000, np.array([0.1, 0.3]), metrics)
+        fast = greedy.evaluate_greedy(params, context).lr
+        np.testing.assert_array_equal(fast, greedy.replay_greedy(params, context).lr)
+        assert np.unique(fast[0]).size > 3
+
+
+@pytest.mark.parametrize("params", [{"factor": 0.0}, {"smooth": True, "window_size": 0}])
+def test_greedy_division_by_zero_is_the_library_error(params: Spec) -> None:
+    spec = {"type": "get_greedy_schedule", "library": "transformers", "patience": 1, **params}
+    with pytest.raises(InvalidArgument, match="ZeroDivisionError"):
+        _curve(spec, 40, [0.1], np.linspace(1.0, 0.0, 39))
+
+
 @pytest.mark.parametrize(
     ("start", "factor", "floor", "eps"),
     [

@@ -2,8 +2,10 @@
 (``get_reduce_on_plateau_schedule`` returns torch's ReduceLROnPlateau: the torch adapter's.)
 
 It is truly sequential (each decision depends on every metric before it), so it replays the
-library's ``step(metric)`` with Python floats, one call per metric. Value 0 is the base lr (the
-constructor changes nothing); value i is the lr after ``step(metrics[0]) … step(metrics[i-1])``.
+library's ``step(metric)`` one call per metric, in a compiled loop that performs the library's
+float operations (:func:`evaluate_greedy`; :func:`replay_greedy` is the same in Python).
+Value 0 is the base lr (the constructor changes nothing); value i is the lr after
+``step(metrics[0]) … step(metrics[i-1])``.
 Registered by :mod:`warmstep.schedules.adapters.transformers`.
 """
 
@@ -17,8 +19,6 @@ from pydantic import Field
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, KindParams
-from warmstep.schedules.adapters._greedy_scan import greedy_calls
-from warmstep.schedules.adapters._plateau_scan import Threshold, levels_curve
 
 __all__ = ["GreedyParams", "evaluate_greedy", "replay_greedy"]
 
@@ -164,23 +164,34 @@ class _Greedy:
 
 
 def evaluate_greedy(params: GreedyParams, context: EvalContext) -> Curve:
-    """transformers ``GreedyLR.step(metric)`` replayed over the metrics series: the fast exact
-    replay of :mod:`._greedy_scan` (:func:`replay_greedy` is the call-by-call reference)."""
+    """transformers ``GreedyLR.step(metric)`` replayed over the metrics series in a compiled
+    loop (:func:`warmstep.schedules._loops.greedy_curve`, the very same float operations);
+    :func:`replay_greedy` is the call-by-call reference, and computes the two argument sets
+    whose arithmetic Python refuses (``factor=0``, a smoothing window under 1)."""
     series = _metrics(context)
-    state = _Greedy(params, context)
-    initial = list(state.lrs)
-    calls, states = greedy_calls(
-        state,
+    state = _Greedy(params, context)  # checks the per-group arguments
+    if params.factor == 0.0 or (params.smooth and params.window_size < 1):
+        return replay_greedy(params, context)
+    from warmstep.schedules._loops import greedy_curve  # imports numba: only when needed
+
+    lr = greedy_curve(
         series,
-        Threshold(params.threshold, relative=params.threshold_mode == "rel"),
         maximize=params.mode == "max",
-        patience=params.patience,
-        cooldown=params.cooldown,
-        warmup=params.warmup,
-        window=params.window_size if params.smooth else None,
+        relative=params.threshold_mode == "rel",
+        smooth=params.smooth,
+        counts=(
+            params.patience,
+            params.cooldown,
+            params.warmup,
+            params.reset_start,
+            params.window_size if params.smooth else 1,
+        ),
+        numbers=(params.threshold, params.factor, params.eps),
+        min_lrs=np.asarray(state.min_lrs, np.float64),
+        max_lrs=np.asarray(state.max_lrs, np.float64),
+        init_lrs=np.asarray(state.init_lrs, np.float64),
     )
-    table = np.asarray([initial, *states], np.float64).reshape(-1, context.groups).T
-    return Curve(lr=levels_curve(table, calls, context.steps))
+    return Curve(lr=lr[:, : context.steps])
 
 
 def replay_greedy(params: GreedyParams, context: EvalContext) -> Curve:
