@@ -21,6 +21,7 @@ Example: ``fold_writes(1.0, np.array([1, 1]), np.array([0.5, 0.5]), z, z)`` with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ import numpy.typing as npt
 
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["fold_writes", "greedy_curve", "plateau_reductions", "powers", "warm"]
+__all__ = ["exps", "fold_writes", "greedy_curve", "plateau_reductions", "powers", "warm"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -281,6 +282,29 @@ def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArr
     return python
 
 
+@_compile
+def _exps(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_]) -> None:
+    for i in range(x.shape[0]):
+        value = math.exp(x[i])  # the C library's exp, as math.exp calls it
+        if _SMALLEST_NORMAL <= value < np.inf:
+            out[i] = value
+        else:
+            python[i] = True
+
+
+def exps(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+    """``out = exp(x)`` (1-D) with the C library's ``exp``, the function ``math.exp`` calls, on
+    every core for long arrays; True where Python must compute it instead (NaN, overflow,
+    underflow: where ``math.exp`` raises or checks ``errno``)."""
+    python = np.zeros(x.shape[0], np.bool_)
+
+    def work(lo: int, hi: int) -> None:
+        _exps(x[lo:hi], out[lo:hi], python[lo:hi])
+
+    in_slices(work, x.shape[0])
+    return python
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop for the argument types callers pass."""
     floats = np.zeros(2, np.float64)
@@ -290,6 +314,7 @@ def warm() -> None:
     fold_writes(1.0, kinds, floats, read_only, read_only)
     plateau_reductions(floats, 1, 1.0, 0.0, 10, 0)
     powers(floats, floats, np.empty(2, np.float64))
+    exps(floats, np.empty(2, np.float64))
     ones = np.ones(1, np.float64)
     greedy_curve(
         floats,

@@ -16,7 +16,8 @@ import pytest
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules import EvalContext, find_kind, resolve_spec
-from warmstep.schedules.adapters.fairseq import exp_like_python, rsqrt_like_python
+from warmstep.schedules._libm import exp_like_python
+from warmstep.schedules.adapters.fairseq import rsqrt_like_python
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures/schedules/fairseq.json").read_text())
 CASES: list[dict[str, Any]] = FIXTURE["cases"]

@@ -21,11 +21,10 @@ import pytest
 from tests.warmstep.schedules._torch_reference import torch_curve
 from warmstep.errors import InvalidArgument
 from warmstep.schedules import EvalContext, _loops, prepare_compiled_loops, resolve_spec
+from warmstep.schedules._libm import exp_like_python, pow_like_python
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_metric as greedy
-from warmstep.schedules.adapters.fairseq import exp_like_python
 from warmstep.schedules.adapters.torch import _chain, _scan
-from warmstep.schedules.adapters.torch._libm import pow_like_python
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA
 
 Spec = dict[str, Any]
@@ -462,6 +461,15 @@ def test_exp_like_python_matches_math_exp() -> None:
     rng = np.random.default_rng(17)
     x = np.concatenate([-rng.uniform(0, 30, 50_000), rng.normal(0, 1, 20_000), [0.0, -0.0]])
     np.testing.assert_array_equal(exp_like_python(x), [math.exp(v) for v in x.tolist()])
+
+
+def test_exp_like_python_special_values() -> None:
+    x = np.array([np.nan, np.inf, -np.inf, -745.2, -800.0, 709.7, 1e-300, -0.0])
+    got = exp_like_python(x)
+    want = [math.exp(v) for v in x.tolist()]
+    assert [struct.pack("<d", v) for v in got.tolist()] == [struct.pack("<d", v) for v in want]
+    with pytest.raises(OverflowError):
+        exp_like_python(np.array([1.0, 710.0]))
 
 
 def test_tri_stage_looks_up_the_same_exponentials() -> None:

@@ -31,11 +31,11 @@ from warmstep.schedules._core import (
     Library,
     ResolvedSchedule,
 )
+from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules._parallel import cos_inplace
 from warmstep.schedules._registry import register, resolve_spec
 from warmstep.schedules.adapters import _transformers_metric as metric
 from warmstep.schedules.adapters.torch import plateau as torch_plateau
-from warmstep.schedules.adapters.torch._libm import pow_like_python
 
 __all__ = [
     "TRANSFORMERS_KINDS",

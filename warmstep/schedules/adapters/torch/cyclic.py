@@ -20,9 +20,9 @@ from pydantic import ValidationInfo, model_validator
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import FloatArray, KindParams
+from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer
 from warmstep.schedules.adapters.torch._kinds import invalid, per_group, torch_kind
-from warmstep.schedules.adapters.torch._libm import pow_like_python
 from warmstep.schedules.adapters.torch._ops import SET, Ops, make_ops
 
 

@@ -17,10 +17,10 @@ from pydantic import field_validator
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import KindParams
+from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules.adapters.torch._chain import INITIAL, UPDATE0, Calls, Leaf, Optimizer
 from warmstep.schedules.adapters.torch._fast import Multipliers
 from warmstep.schedules.adapters.torch._kinds import column, torch_kind
-from warmstep.schedules.adapters.torch._libm import pow_like_python
 from warmstep.schedules.adapters.torch._ops import MUL, SET, Ops, make_ops, select_ops
 
 

@@ -1,4 +1,4 @@
-"""Python's float power applied to numpy arrays, bit for bit.
+"""Python's float power and ``math.exp`` applied to numpy arrays, bit for bit.
 
 numpy's ``np.power`` may use SIMD approximations (SVML) that differ from the C library's ``pow``
 by one ulp, and even ``x*x`` differs from ``pow(x, 2.0)`` (glibc's ``pow`` errs by up to ~0.52
@@ -9,10 +9,15 @@ calls that very ``pow`` for every element from a compiled loop
 leaves to Python's own ``**`` the few elements whose result Python treats specially (a base that
 is not positive, non-finite values, overflow and underflow), errors included.
 
+numpy's ``np.exp`` likewise is not the C library's ``exp`` that ``math.exp`` calls;
+:func:`exp_like_python` calls that one the same way.
+
 Example: ``pow_like_python(np.array([0.95]), np.array([7.0]))[0] == 0.95 ** 7``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -45,3 +50,18 @@ def _python_pow(base: float, exponent: float) -> float:
     if isinstance(value, complex):
         raise ValueError(f"{base} ** {exponent} is complex")
     return float(value)
+
+
+def exp_like_python(x: FloatArray) -> FloatArray:
+    """``math.exp`` elementwise, bit for bit (and raising its OverflowError)."""
+    from warmstep.schedules._loops import exps  # imports numba: only when needed
+
+    x = np.asarray(x, np.float64)
+    out = np.empty(x.shape, np.float64)
+    if x.size == 0:
+        return out
+    flat_x = np.ascontiguousarray(x).reshape(-1)
+    flat_out = out.reshape(-1)
+    where = np.flatnonzero(exps(flat_x, flat_out))
+    flat_out[where] = [math.exp(v) for v in flat_x[where].tolist()]
+    return out
