@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 import uvicorn
 
@@ -22,7 +21,7 @@ from service.main import build_app
 from service.redis_store import connect
 from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
-from warmstep.schedules import prepare_compiled_loops
+from warmstep.schedules import prepare_compiled_loops_soon
 
 log = logging.getLogger("warmstep.serve")
 
@@ -31,8 +30,7 @@ async def serve(settings: Settings) -> None:
     if not settings.redis_url:
         raise SystemExit("serve needs REDIS_URL (or run `warmstep dev`, which starts a Redis)")
     keep_freed_memory(settings.malloc_keep_bytes)
-    # numba's import and the loops' compilation (or cache load) off the event loop, at start
-    threading.Thread(target=_prepare_loops, name="prepare-loops", daemon=True).start()
+    prepare_compiled_loops_soon()  # numba's import and the loops' cache load, off the loop
     redis = connect(settings.redis_url, max_connections=settings.redis_max_connections)
     redis_binary = connect(settings.redis_url, decode=False)
     tokens = load_token_table(settings)
@@ -72,10 +70,3 @@ async def serve(settings: Settings) -> None:
         await follow_hub.aclose()
         await redis.aclose()
         await redis_binary.aclose()
-
-
-def _prepare_loops() -> None:
-    try:
-        prepare_compiled_loops()
-    except Exception:  # the loops compile on first use instead
-        log.exception("compiling the engine's loops ahead of time failed")

@@ -30,6 +30,7 @@ import redis
 
 from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
+from warmstep.schedules import prepare_compiled_loops_soon
 from warmstep.workers import WorkerInfo
 from worker.device import device_kind, gpus
 from worker.heartbeat import Heartbeat
@@ -125,6 +126,7 @@ def supervise() -> int:
 def run_job_process(settings: Settings, worker_id: str) -> None:
     # A training step makes and frees the same tensors at every update: keep them in the heap.
     kept = keep_freed_memory(settings.malloc_keep_bytes)
+    prepare_compiled_loops_soon()  # before the first job needs a compiled recurrence
     client = connect(settings.redis_url or "")
     stopping = threading.Event()
 

@@ -1,5 +1,8 @@
 """The schedule engine: every library's schedules as pure, vectorised functions of the step."""
 
+import logging
+import threading
+
 from warmstep.schedules._core import (
     Curve,
     EvalContext,
@@ -27,6 +30,24 @@ def prepare_compiled_loops() -> None:
     _loops.warm()
 
 
+def prepare_compiled_loops_soon() -> threading.Thread:
+    """:func:`prepare_compiled_loops` on a daemon thread, started now (the front end and the
+    worker's job process call it as they start). A failure is logged; the loops then compile
+    on first use."""
+
+    def prepare() -> None:
+        try:
+            prepare_compiled_loops()
+        except Exception:
+            logging.getLogger("warmstep.schedules").exception(
+                "compiling the engine's loops ahead of time failed"
+            )
+
+    thread = threading.Thread(target=prepare, name="prepare-loops", daemon=True)
+    thread.start()
+    return thread
+
+
 __all__ = [
     "Curve",
     "EvalContext",
@@ -39,6 +60,7 @@ __all__ = [
     "all_kinds",
     "find_kind",
     "prepare_compiled_loops",
+    "prepare_compiled_loops_soon",
     "register",
     "resolve_spec",
 ]

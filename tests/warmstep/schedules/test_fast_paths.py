@@ -20,7 +20,13 @@ import pytest
 
 from tests.warmstep.schedules._torch_reference import torch_curve
 from warmstep.errors import InvalidArgument
-from warmstep.schedules import EvalContext, _loops, prepare_compiled_loops, resolve_spec
+from warmstep.schedules import (
+    EvalContext,
+    _loops,
+    prepare_compiled_loops,
+    prepare_compiled_loops_soon,
+    resolve_spec,
+)
 from warmstep.schedules._libm import exp_like_python, pow_like_python
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_metric as greedy
@@ -243,9 +249,11 @@ def test_write_codes_agree_with_the_ops() -> None:
 
 
 def test_prepare_compiled_loops_compiles_every_loop() -> None:
-    prepare_compiled_loops()
+    prepare_compiled_loops_soon().join()
+    prepare_compiled_loops()  # again: loaded already
     assert len(_loops._fold_writes.signatures) >= 2  # writable and read-only parameters
     assert _loops._plateau_reductions.signatures
+    assert _loops._powers.signatures and _loops._exps.signatures and _loops._greedy.signatures
 
 
 @pytest.mark.parametrize(
