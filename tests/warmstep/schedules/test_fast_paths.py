@@ -248,6 +248,22 @@ def test_write_codes_agree_with_the_ops() -> None:
     assert SWA not in (SET, MUL, AFFINE, ADD)  # the loop's last branch
 
 
+@pytest.mark.parametrize("milestones", [[5, 5, 12], [0, 3, 40], [1, 2, 3], [30, 60, 90]])
+def test_sequential_children_as_slices_match_torch(milestones: list[int]) -> None:
+    spec = {
+        "type": "SequentialLR",
+        "milestones": milestones,
+        "schedulers": [
+            {"type": "LinearLR", "start_factor": 0.1, "total_iters": 4},
+            {"type": "CosineAnnealingLR", "T_max": 7, "eta_min": 0.01},
+            {"type": "ExponentialLR", "gamma": 0.9},
+            {"type": "CosineAnnealingLR", "T_max": 20},
+        ],
+    }
+    expected, _ = torch_curve(spec, 120, [0.1, 0.5])
+    np.testing.assert_array_equal(_curve(spec, 120, [0.1, 0.5]), expected)
+
+
 def test_prepare_compiled_loops_compiles_every_loop() -> None:
     prepare_compiled_loops_soon().join()
     prepare_compiled_loops()  # again: loaded already

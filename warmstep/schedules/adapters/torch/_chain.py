@@ -148,9 +148,14 @@ def _scattered(parts: list[tuple[IntArray, int, Ops]], groups: int, total: int) 
     kind = np.empty(total, np.int64)
     fields = [np.empty((groups, total), np.float64) for _ in range(4)]
     for steps, _, ops in parts:
-        kind[steps - 1] = ops.kind
+        first, count = int(steps[0]) - 1, steps.shape[0]
+        # one leaf's steps are most often a run (SequentialLR): a slice, not a scatter
+        where: slice | IntArray = (
+            slice(first, first + count) if int(steps[-1]) - first == count else steps - 1
+        )
+        kind[where] = ops.kind
         for out, values in zip(fields, (ops.a, ops.b, ops.c, ops.momentum), strict=True):
-            out[:, steps - 1] = values
+            out[:, where] = values
     return Ops(kind, *fields)
 
 
@@ -220,6 +225,12 @@ class Leaf:
             prev = epoch - 1
             if kinds.size:
                 self.last_epoch, self.step_count = int(epoch[-1]), int(step_count[-1])
+            return Calls(kinds, prev, epoch, step_count)
+        if kinds[0] == UPDATE0 and np.all(kinds[1:] == STEP):  # a SequentialLR milestone
+            epoch = np.arange(kinds.shape[0], dtype=np.int64)
+            prev = np.concatenate([[self.last_epoch], epoch[:-1]]).astype(np.int64)
+            step_count = self.step_count + epoch
+            self.last_epoch, self.step_count = int(epoch[-1]), int(step_count[-1])
             return Calls(kinds, prev, epoch, step_count)
         reset = kinds == UPDATE0
         counted = np.cumsum(~reset)
@@ -294,6 +305,20 @@ class Sequential:
             raise _no_closed_form(self.path)
         epochs = self.last_epoch + 1 + np.arange(steps.shape[0], dtype=np.int64)
         self.last_epoch += int(steps.shape[0])
+        if all(a <= b for a, b in itertools.pairwise(self.milestones)):
+            # Epochs increase by one: each child's calls are one slice, its first call the
+            # milestone's _update_lr(0) when the slice starts there.
+            starts = np.searchsorted(epochs, self.milestones, side="left").tolist()
+            bounds = [0, *starts, int(steps.shape[0])]
+            for j, child in enumerate(self.children):
+                lo, hi = bounds[j], bounds[j + 1]
+                if lo >= hi:
+                    continue
+                child_kinds = np.full(hi - lo, STEP, np.int64)
+                if j > 0 and int(epochs[lo]) == self.milestones[j - 1]:
+                    child_kinds[0] = UPDATE0
+                child.calls(steps[lo:hi], child_kinds, opt, sink)
+            return
         index = bisect_right_many(self.milestones, epochs)
         table = np.asarray([*self.milestones, 0], np.int64)
         hit = (index > 0) & (table[np.maximum(index - 1, 0)] == epochs)

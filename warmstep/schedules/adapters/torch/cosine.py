@@ -65,8 +65,11 @@ class CosineLeaf(Leaf):
         t = t_max or 1
         b = self.base_lrs[:, None]
         bump = (b - eta) * (1 - math.cos(math.pi / t)) / 2
+        closed_value = eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2
         if np.all(calls.kind == STEP):
             return _stepping(e, t, eta, bump)
+        if calls.kind[0] == UPDATE0 and np.all(calls.kind[1:] == STEP):  # a SequentialLR child
+            return _stepping(e, t, eta, bump, first=closed_value)
         restart = np.mod(e - 1 - t, 2 * t) == 0
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (1 + np.cos(math.pi * e / t)) / np.where(
@@ -78,13 +81,16 @@ class CosineLeaf(Leaf):
             make_ops(AFFINE, np.broadcast_to(ratio, (b.shape[0], n)), eta),
         )
         unchanged = make_ops(MUL, np.ones((b.shape[0], n)))
-        closed = make_ops(SET, column(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, n))
+        closed = make_ops(SET, column(closed_value, n))
         return select_ops(calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged))
 
 
-def _stepping(epoch: IntArray, t: int, eta: float, bump: FloatArray) -> Ops:
-    """The writes of ``step()`` calls alone, whose epochs count up by one (``Leaf.advance``):
-    the cosine of each epoch is computed once and serves as the next call's divisor."""
+def _stepping(
+    epoch: IntArray, t: int, eta: float, bump: FloatArray, first: FloatArray | None = None
+) -> Ops:
+    """The writes of ``step()`` calls whose epochs count up by one (``Leaf.advance``): the
+    cosine of each epoch is computed once and serves as the next call's divisor. ``first``:
+    the first call is ``_update_lr(0)`` instead, setting these per-group values."""
     n = epoch.shape[0]
     one_plus = cos_inplace(math.pi * epoch / t)
     one_plus += 1  # 1 + cos(pi*e/t) per call; the previous call's is this call's divisor
@@ -100,6 +106,9 @@ def _stepping(epoch: IntArray, t: int, eta: float, bump: FloatArray) -> Ops:
         restarts = np.arange((t + 1 - int(epoch[0])) % (2 * t), n, 2 * t)
         kind[restarts] = ADD
         a[:, restarts] = bump
+    if first is not None and n:
+        kind[0] = SET
+        a[:, 0] = first
     return make_ops(kind, a, eta)
 
 
