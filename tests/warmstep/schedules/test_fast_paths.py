@@ -264,6 +264,26 @@ def test_sequential_children_as_slices_match_torch(milestones: list[int]) -> Non
     np.testing.assert_array_equal(_curve(spec, 120, [0.1, 0.5]), expected)
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "CosineAnnealingWarmRestarts", "T_0": 7, "T_mult": 2, "eta_min": 0.001},
+        {"type": "CosineAnnealingWarmRestarts", "T_0": 1, "T_mult": 3},
+        {"type": "CosineAnnealingWarmRestarts", "T_0": 13, "eta_min": 0.02},
+        {"type": "OneCycleLR", "max_lr": [0.1, 0.3], "total_steps": 3000, "three_phase": True},
+        {"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 3000, "anneal_strategy": "linear"},
+    ],
+    ids=["restarts-x2", "restarts-x3", "restarts-x1", "onecycle-3phase", "onecycle-linear"],
+)
+def test_closed_form_cycles_match_torch(spec: Spec) -> None:
+    """Cycles computed a slice at a time over thousands of steps, lr and momentum, vs torch."""
+    expected, momentum = torch_curve(spec, 3000, [0.1, 0.37])
+    curve = resolve_spec(spec).evaluate(EvalContext(3000, np.array([0.1, 0.37])))
+    np.testing.assert_array_equal(curve.lr, expected)
+    if curve.momentum is not None:
+        np.testing.assert_array_equal(curve.momentum, momentum)
+
+
 def test_prepare_compiled_loops_compiles_every_loop() -> None:
     prepare_compiled_loops_soon().join()
     prepare_compiled_loops()  # again: loaded already

@@ -142,6 +142,21 @@ class WarmRestartsLeaf(Leaf):
         self.position = 0
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        if calls.size and np.all(calls.kind == STEP) and int(calls.prev_epoch[0]) >= 0:
+            # step() alone, past the first: positions count up by one from the last
+            angle = self._angles(self.position + 1, calls.size)
+            self.position += calls.size
+        else:
+            angle = self._angles_of(self._positions(calls))
+        cosine = cos_inplace(angle)
+        cosine += 1
+        b, eta = self.base_lrs[:, None], self.p.eta_min
+        lr = cosine[None, :] * (b - eta)  # torch: eta + (b - eta) * (1 + cos(...)) / 2
+        lr /= 2
+        lr += eta
+        return make_ops(SET, lr)
+
+    def _positions(self, calls: Calls) -> IntArray:
         stepping = calls.kind != UPDATE0
         # step() with last_epoch < 0 restarts at epoch 0 (T_cur=0, T_i=T_0); others count +1.
         reset = stepping & (calls.prev_epoch < 0)
@@ -153,10 +168,30 @@ class WarmRestartsLeaf(Leaf):
         )
         if calls.size:
             self.position = int(position[-1])
+        return np.asarray(position, np.int64)
+
+    def _angles_of(self, position: IntArray) -> FloatArray:
+        """``pi * T_cur / T_i`` at each position."""
         t_cur, t_i = self._cycle(position)
-        cosine = 1 + np.cos(math.pi * t_cur / t_i)
-        b = self.base_lrs[:, None]
-        return make_ops(SET, self.p.eta_min + (b - self.p.eta_min) * cosine[None, :] / 2)
+        return np.asarray(math.pi * t_cur / t_i, np.float64)
+
+    def _angles(self, first: int, count: int) -> FloatArray:
+        """``pi * T_cur / T_i`` at positions ``first .. first+count-1``, a cycle at a time
+        (T_mult > 1: a few dozen cycles at most; T_mult = 1: by position)."""
+        if self.p.T_mult == 1:
+            return self._angles_of(np.arange(first, first + count, dtype=np.int64))
+        out = np.empty(count, np.float64)
+        start, length = 0, self.p.T_0
+        position, end = first, first + count
+        while position < end:
+            while start + length <= position:
+                start, length = start + length, length * self.p.T_mult
+            stop = min(end, start + length)
+            here = out[position - first : stop - first]
+            np.multiply(math.pi, np.arange(position - start, stop - start), out=here)
+            here /= length
+            position = stop
+        return out
 
     def _cycle(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0, mult = self.p.T_0, self.p.T_mult

@@ -16,12 +16,14 @@ import math
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import ValidationInfo, model_validator
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import FloatArray, KindParams
 from warmstep.schedules._libm import pow_like_python
-from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer
+from warmstep.schedules._parallel import cos_inplace
+from warmstep.schedules.adapters.torch._chain import STEP, Calls, Leaf, Optimizer
 from warmstep.schedules.adapters.torch._kinds import invalid, per_group, torch_kind
 from warmstep.schedules.adapters.torch._ops import SET, Ops, make_ops
 
@@ -230,27 +232,44 @@ class OneCycleLeaf(Leaf):
         lr = np.empty((groups, calls.size))
         momentum = np.empty((groups, calls.size)) if self.p.cycle_momentum else None
         start, done = 0.0, np.zeros(calls.size, bool)
+        stepping = bool(np.all(calls.kind == STEP))  # epochs count up by one: phases are slices
+        lo = 0
         for i, (end, lr_a, lr_b, m_a, m_b) in enumerate(self.phases):
-            here = ~done & ((e <= end) | (i == len(self.phases) - 1))
-            if np.any(here) and end - start == 0:
+            last = i == len(self.phases) - 1
+            here: slice | npt.NDArray[np.bool_]
+            if stepping:
+                hi = calls.size if last else max(lo, int(np.searchsorted(e, end, side="right")))
+                here, lo, any_here = slice(lo, hi), hi, hi > lo
+            else:
+                here = ~done & ((e <= end) | last)
+                done |= here
+                any_here = bool(np.any(here))
+            if any_here and end - start == 0:
                 raise InvalidArgument(
                     "torch raises ZeroDivisionError: a OneCycleLR phase has zero length "
                     "(pct_start * total_steps is 1, or the phases coincide)",
                     field=f"{self.path}.pct_start",
                 )
             pct = np.asarray((e[here] - start) / (end - start or 1.0), np.float64)
-            lr[:, here] = self._anneal(opt.fields[lr_a], opt.fields[lr_b], pct)
+            if self.p.anneal_strategy == "cos":  # one cosine for the lr and the momentum
+                pct *= math.pi
+                shape = cos_inplace(pct)
+                shape += 1
+            else:
+                shape = pct
+            lr[:, here] = self._anneal(opt.fields[lr_a], opt.fields[lr_b], shape)
             if momentum is not None:
-                momentum[:, here] = self._anneal(opt.fields[m_a], opt.fields[m_b], pct)
-            done |= here
+                momentum[:, here] = self._anneal(opt.fields[m_a], opt.fields[m_b], shape)
             start = end
         return make_ops(SET, lr, momentum=momentum)
 
-    def _anneal(self, start: FloatArray, end: FloatArray, pct: FloatArray) -> FloatArray:
+    def _anneal(self, start: FloatArray, end: FloatArray, shape: FloatArray) -> FloatArray:
+        """torch's annealing from ``start`` to ``end``; ``shape`` is ``cos(pi*pct) + 1``
+        ('cos') or ``pct`` ('linear')."""
         a, b = start[:, None], end[:, None]
         if self.p.anneal_strategy == "cos":
-            return np.asarray(b + (a - b) / 2.0 * (np.cos(math.pi * pct) + 1)[None, :])
-        return np.asarray((b - a) * pct[None, :] + a)
+            return np.asarray(b + (a - b) / 2.0 * shape[None, :])
+        return np.asarray((b - a) * shape[None, :] + a)
 
 
 torch_kind(
