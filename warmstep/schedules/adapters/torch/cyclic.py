@@ -83,11 +83,13 @@ class CyclicLeaf(Leaf):
         super().construct(opt)
         self.base_lrs = self.own_base
 
-    def _scale(self, z: np.ndarray) -> FloatArray:
+    def _scale(self, z: np.ndarray) -> FloatArray | None:
+        """``scale_fn`` of each call's cycle or epoch; None for 'triangular' (1.0: ``h * 1.0``
+        is ``h``, so the multiplication is skipped)."""
         if self.custom is not None:
             return np.asarray(self.custom(z), np.float64)
         if self.p.mode == "triangular":
-            return np.ones(z.shape)
+            return None
         if self.p.mode == "triangular2":
             if np.any(z - 1 >= 1024):
                 raise InvalidArgument(
@@ -103,22 +105,34 @@ class CyclicLeaf(Leaf):
             ) from None
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
+        # torch's get_lr, a pass at a time: cycle = floor(1 + e/T), x = 1 + e/T - cycle, the
+        # scale factor x/r rising or (x-1)/(r-1) falling, lr = b + (m - b)*factor*scale(...)
         e = calls.epoch
-        cycle = np.floor(1 + e / self.total)
-        x = 1.0 + e / self.total - cycle
+        x = e / self.total
+        x += 1.0
+        cycle = np.floor(x)
+        x -= cycle
+        factor = x / self.ratio
         with np.errstate(divide="ignore", invalid="ignore"):
-            rising = x / self.ratio
-            falling = (x - 1) / (self.ratio - 1)
-        s = np.where(x <= self.ratio, rising, falling)
-        z = cycle.astype(np.int64) if self.scale_mode == "cycle" else e
-        scale = self._scale(z)[None, :]
+            np.divide(x - 1, self.ratio - 1, out=factor, where=x > self.ratio)
+        scale = self._scale(cycle.astype(np.int64) if self.scale_mode == "cycle" else e)
         base = self.base_lrs[:, None]
-        lr = base + (self.max_lrs[:, None] - base) * s[None, :] * scale
+        lr = _height(self.max_lrs[:, None] - base, factor, scale)
+        lr += base
         momentum = None
         if self.p.cycle_momentum:
             top = self.max_m[:, None]
-            momentum = top - (top - self.base_m[:, None]) * s[None, :] * scale
+            momentum = _height(top - self.base_m[:, None], factor, scale)
+            np.subtract(top, momentum, out=momentum)
         return make_ops(SET, lr, momentum=momentum)
+
+
+def _height(span: FloatArray, factor: FloatArray, scale: FloatArray | None) -> FloatArray:
+    """``span * factor * scale`` per group, left to right: shape ``(groups, n)``."""
+    height = span * factor[None, :]
+    if scale is not None:
+        height *= scale[None, :]
+    return height
 
 
 class OneCycleLRParams(KindParams):
