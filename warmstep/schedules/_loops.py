@@ -31,7 +31,15 @@ import numpy.typing as npt
 
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["exps", "fold_writes", "greedy_curve", "plateau_reductions", "powers", "warm"]
+__all__ = [
+    "exps",
+    "fold_steps",
+    "fold_writes",
+    "greedy_curve",
+    "plateau_reductions",
+    "powers",
+    "warm",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -52,35 +60,45 @@ def _compile(function: F) -> F:
 
 
 @_compile
-def _fold_writes(
+def _fold_steps(
     lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray, out: FloatArray
 ) -> None:
-    for i in range(kind.shape[0]):
-        k = kind[i]
-        x = a[i]
-        if k == _MUL:
-            lr = lr * x
-        elif k == _AFFINE:
-            lr = x * (lr - b[i]) + b[i]
-        elif k == _SET:
-            lr = x
-        elif k == _ADD:
-            lr = lr + x
-        else:  # SWA: torch's expression; a weight of exactly 1 skips the division
-            y = b[i]
-            z = c[i]
-            lr = z * y + z * (1 - y) if x == 1.0 else z * y + (lr - x * z) / (1 - x) * (1 - y)
+    for i in range(kind.shape[1]):
+        for j in range(kind.shape[0]):
+            k = kind[j, i]
+            x = a[j, i]
+            if k == _MUL:
+                lr = lr * x
+            elif k == _AFFINE:
+                lr = x * (lr - b[j, i]) + b[j, i]
+            elif k == _SET:
+                lr = x
+            elif k == _ADD:
+                lr = lr + x
+            else:  # SWA: torch's expression; a weight of exactly 1 skips the division
+                y = b[j, i]
+                z = c[j, i]
+                lr = z * y + z * (1 - y) if x == 1.0 else z * y + (lr - x * z) / (1 - x) * (1 - y)
         out[i] = lr
+
+
+def fold_steps(
+    lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray
+) -> FloatArray:
+    """One param group under ``k`` writers that each write once per step, in order (a
+    ChainedScheduler): parameters of shape ``(k, n)``; the lr after each step's last write,
+    starting from ``lr`` (torch applies each write to the value the previous one left; see
+    :mod:`..adapters.torch._ops` for the codes)."""
+    out = np.empty(kind.shape[1], np.float64)
+    _fold_steps(float(lr), kind, a, b, c, out)
+    return out
 
 
 def fold_writes(
     lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray
 ) -> FloatArray:
-    """The lr after each write of one param group, starting from ``lr`` (torch applies each
-    write to the value the previous one left; see :mod:`..adapters.torch._ops` for the codes)."""
-    out = np.empty(kind.shape[0], np.float64)
-    _fold_writes(float(lr), kind, a, b, c, out)
-    return out
+    """The lr after each write of one param group, starting from ``lr``: one writer."""
+    return fold_steps(lr, kind[None, :], a[None, :], b[None, :], c[None, :])
 
 
 @_compile

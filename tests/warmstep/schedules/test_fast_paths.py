@@ -284,10 +284,35 @@ def test_closed_form_cycles_match_torch(spec: Spec) -> None:
         np.testing.assert_array_equal(curve.momentum, momentum)
 
 
+@pytest.mark.parametrize(
+    "children",
+    [
+        [
+            {"type": "ConstantLR", "factor": 0.5, "total_iters": 40},
+            {"type": "ExponentialLR", "gamma": 0.999},
+        ],
+        [
+            {"type": "CosineAnnealingLR", "T_max": 37, "eta_min": 0.01},
+            {"type": "StepLR", "step_size": 50},
+        ],
+        [
+            {"type": "LinearLR", "start_factor": 0.2, "total_iters": 30},
+            {"type": "SWALR", "swa_lr": 0.05, "anneal_epochs": 25},
+            {"type": "MultiplicativeLR", "lr_lambda": "0.999"},
+        ],
+    ],
+    ids=["constant-exponential", "cosine-step", "linear-swa-multiplicative"],
+)
+def test_chained_writers_folded_step_by_step_match_torch(children: list[Spec]) -> None:
+    spec = {"type": "ChainedScheduler", "schedulers": children}
+    expected, _ = torch_curve(spec, 2000, [0.1, 0.37])
+    np.testing.assert_array_equal(_curve(spec, 2000, [0.1, 0.37]), expected)
+
+
 def test_prepare_compiled_loops_compiles_every_loop() -> None:
     prepare_compiled_loops_soon().join()
     prepare_compiled_loops()  # again: loaded already
-    assert len(_loops._fold_writes.signatures) >= 2  # writable and read-only parameters
+    assert len(_loops._fold_steps.signatures) >= 2  # writable and read-only parameters
     assert _loops._plateau_reductions.signatures
     assert _loops._powers.signatures and _loops._exps.signatures and _loops._greedy.signatures
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray
 from warmstep.schedules.adapters.torch._fast import Multipliers, expand
-from warmstep.schedules.adapters.torch._ops import SET, IntArray, Ops, apply_one, concat_ops
+from warmstep.schedules.adapters.torch._ops import MUL, SET, IntArray, Ops, apply_one, concat_ops
 from warmstep.schedules.adapters.torch._scan import replay
 
 # Tests switch this off to compare the standalone fast paths (:mod:`._fast`) with the simulation.
@@ -83,6 +83,14 @@ class Sink:
     def add(self, steps: IntArray, order: int, ops: Ops) -> None:
         if ops.size:
             self.parts.append((steps, order, ops))
+
+    def every_step(self, total_steps: int) -> list[Ops] | None:
+        """The writers in execution order when there are several and each writes once at every
+        step (a ChainedScheduler of leaves), else None."""
+        parts = sorted(self.parts, key=lambda part: part[1])
+        if len(parts) > 1 and all(part[0].shape[0] == total_steps for part in parts):
+            return [part[2] for part in parts]
+        return None
 
     def merged(self, total_steps: int) -> tuple[Ops, IntArray | None]:
         """All writes in execution order, and for each step the index of its last write (-1);
@@ -387,6 +395,9 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     sink = Sink(context.groups)
     steps = np.arange(1, total + 1, dtype=np.int64)
     root.calls(steps, np.full(total, STEP, np.int64), opt, sink)
+    every = sink.every_step(total) if FAST_PATHS and momentum0 is None else None
+    if every is not None:  # fold the writers in turn, step by step: nothing to merge or sample
+        return Curve(lr=_fold_every_step(lr0, every, context.steps), momentum=None)
     ops, last_write = sink.merged(total)
     # Writes that all set the lr (closed forms: CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
     # leave nothing to replay: the lr after each write is the value it writes.
@@ -400,6 +411,23 @@ def simulate(root: Node, context: EvalContext) -> Curve:
         filled = written if every_call else _forward_fill(written, momentum0)
         momentum = _sample(momentum0, filled, last_write, context.steps)
     return Curve(lr=lr, momentum=momentum)
+
+
+def _fold_every_step(lr0: FloatArray, writers: list[Ops], steps: int) -> FloatArray:
+    from warmstep.schedules._loops import fold_steps  # imports numba: only when needed
+
+    kind = np.stack([writer.kind for writer in writers])
+    hard = bool(kind.size) and int(kind.max()) > MUL  # AFFINE, ADD, SWA read b and c
+    out = np.empty((lr0.shape[0], steps), np.float64)
+    if steps == 0:
+        return out
+    out[:, 0] = lr0
+    for g in range(lr0.shape[0]):
+        a = np.stack([writer.a[g] for writer in writers])
+        b = np.stack([writer.b[g] for writer in writers]) if hard else a
+        c = np.stack([writer.c[g] for writer in writers]) if hard else a
+        out[g, 1:] = fold_steps(float(lr0[g]), kind, a, b, c)
+    return out
 
 
 def _forward_fill(written: FloatArray, initial: FloatArray) -> FloatArray:
