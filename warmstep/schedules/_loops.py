@@ -36,8 +36,10 @@ __all__ = [
     "fold_steps",
     "fold_writes",
     "greedy_curve",
+    "logs",
     "plateau_reductions",
     "powers",
+    "tanhs",
     "warm",
 ]
 
@@ -49,6 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # cycle through the adapters; tests/warmstep/schedules/test_loops.py checks they agree).
 _SET, _MUL, _AFFINE, _ADD = 0, 1, 2, 3
 _SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
+_TANH, _LOG = 0, 1  # the functions of _unary
 
 
 def _compile(function: F) -> F:
@@ -323,6 +326,40 @@ def exps(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
     return python
 
 
+@_compile
+def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: int) -> None:
+    for i in range(x.shape[0]):
+        v = x[i]
+        if op == _TANH:
+            out[i] = math.tanh(v)  # no errors: NaN gives NaN
+        elif 0.0 < v < np.inf:
+            out[i] = math.log(v)
+        else:  # log of 0, a negative, inf or NaN: math.log raises or special-cases
+            python[i] = True
+
+
+def _unary_pass(x: FloatArray, out: FloatArray, op: int) -> npt.NDArray[np.bool_]:
+    python = np.zeros(x.shape[0], np.bool_)
+
+    def work(lo: int, hi: int) -> None:
+        _unary(x[lo:hi], out[lo:hi], python[lo:hi], op)
+
+    in_slices(work, x.shape[0])
+    return python
+
+
+def tanhs(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+    """``out = tanh(x)`` (1-D) with the C library's ``tanh``, as ``math.tanh``; nothing is left
+    to Python (all False)."""
+    return _unary_pass(x, out, _TANH)
+
+
+def logs(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+    """``out = log(x)`` (1-D) with the C library's ``log``, as ``math.log``; True where Python
+    must compute it instead (x not positive and finite: an error or a special value)."""
+    return _unary_pass(x, out, _LOG)
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop for the argument types callers pass."""
     floats = np.zeros(2, np.float64)
@@ -333,6 +370,7 @@ def warm() -> None:
     plateau_reductions(floats, 1, 1.0, 0.0, 10, 0)
     powers(floats, floats, np.empty(2, np.float64))
     exps(floats, np.empty(2, np.float64))
+    tanhs(floats, np.empty(2, np.float64))
     ones = np.ones(1, np.float64)
     greedy_curve(
         floats,

@@ -27,7 +27,12 @@ from warmstep.schedules import (
     prepare_compiled_loops_soon,
     resolve_spec,
 )
-from warmstep.schedules._libm import exp_like_python, pow_like_python
+from warmstep.schedules._libm import (
+    exp_like_python,
+    log_like_python,
+    pow_like_python,
+    tanh_like_python,
+)
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_metric as greedy
 from warmstep.schedules.adapters.torch import _chain, _scan
@@ -539,6 +544,21 @@ def test_exp_like_python_special_values() -> None:
     assert [struct.pack("<d", v) for v in got.tolist()] == [struct.pack("<d", v) for v in want]
     with pytest.raises(OverflowError):
         exp_like_python(np.array([1.0, 710.0]))
+
+
+def test_tanh_and_log_like_python_match_math() -> None:
+    rng = np.random.default_rng(31)
+    x = np.concatenate([rng.normal(0, 3, 300_000), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310]])
+    want = [math.tanh(v) for v in x.tolist()]
+    got = tanh_like_python(x)
+    assert [struct.pack("<d", v) for v in got.tolist()] == [struct.pack("<d", v) for v in want]
+    positive = np.concatenate([rng.uniform(0, 1e3, 300_000), [1.0, np.inf, 5e-324, 2.0**-1074]])
+    got = log_like_python(positive)
+    np.testing.assert_array_equal(got, [math.log(v) for v in positive.tolist()])
+    assert np.isnan(log_like_python(np.array([np.nan]))[0])
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="math domain error"):
+            log_like_python(np.array([2.0, bad]))
 
 
 def test_tri_stage_looks_up_the_same_exponentials() -> None:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, KindParams
+from warmstep.schedules._libm import pow_like_python
 
 WHERE_EPSILON = 1e-6  # fvcore ParamScheduler.WHERE_EPSILON
 BoolArray = npt.NDArray[np.bool_]
@@ -104,10 +105,13 @@ def power(base: FloatArray, exponent: FloatArray) -> FloatArray:
     complex_result = (base < 0) & (np.floor(exponent) != exponent)
     raise_if(complex_result, lambda k: f"{base[k]} ** {exponent[k]} is a complex number")
     raise_if((base == 0) & (exponent < 0), lambda k: "0.0 cannot be raised to a negative power")
-    with np.errstate(all="ignore"):
-        result = np.power(base, exponent)
-    raise_if(~np.isfinite(result), lambda k: "OverflowError: numerical result out of range")
-    return result
+    try:
+        return pow_like_python(base, exponent)
+    except OverflowError:
+        with np.errstate(all="ignore"):
+            overflow = ~np.isfinite(np.power(base, exponent))
+        raise_if(overflow, lambda k: "OverflowError: numerical result out of range")
+        raise
 
 
 def checked_lengths(lengths: Sequence[float]) -> list[float]:

@@ -31,6 +31,7 @@ from warmstep.schedules._core import (
     KindParams,
     Library,
 )
+from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules._registry import register
 
 __all__ = ["CosineScheduler", "FactorScheduler", "MultiFactorScheduler", "PolyScheduler"]
@@ -182,7 +183,11 @@ def _evaluate_poly(params: PolyScheduler, context: EvalContext) -> Curve:
             field=f"{context.path}.pwr",
         )
     with np.errstate(all="ignore"):
-        decay = np.power(1.0 - progress / max_steps, params.pwr)
+        base = 1.0 - progress / max_steps
+        # MXNet's pow() is Python's; without a decay span (max_update <= W) nothing computed
+        # here is kept (see _held), and numpy's power gives it without Python's errors
+        exponent = np.full(base.shape, params.pwr)
+        decay = pow_like_python(base, exponent) if max_steps > 0 else np.power(base, exponent)
         lr = params.final_lr + (params.base_lr - params.final_lr) * decay
     return _curve(context, params.with_warmup(n, _held(params, context, lr)))
 

@@ -37,6 +37,7 @@ from warmstep.schedules._core import (
     KindParams,
     Library,
 )
+from warmstep.schedules._libm import log_like_python, pow_like_python, tanh_like_python
 from warmstep.schedules._registry import register
 
 __all__ = ["TimmParams", "cycle_position", "integer_power", "timm_curve"]
@@ -114,9 +115,16 @@ def integer_power(base: float, exponents: FloatArray) -> FloatArray:
                 return np.asarray(table, dtype=np.float64)[index]
     distinct, where = np.unique(exponents, return_inverse=True)
     if distinct.size > _SCALAR_POWERS:
-        return np.power(base, exponents)
+        return pow_like_python(np.full(exponents.shape, base), exponents)
     values = np.array([math.pow(base, float(n)) for n in distinct], dtype=np.float64)
     return values[where.reshape(exponents.shape)]
+
+
+def _power(base: FloatArray, exponent: float) -> FloatArray:
+    """Python's ``base ** exponent`` (timm's own float power), bit for bit."""
+    if exponent == 1.0:  # x ** 1.0 is x
+        return np.asarray(base, np.float64)
+    return pow_like_python(base, np.full(np.shape(base), exponent))
 
 
 def cycle_position(
@@ -135,7 +143,8 @@ def cycle_position(
             else "timm raises 'math domain error': cycle_mul must be > 0",
             field=field,
         )
-    index = np.floor(np.log(argument) / np.log(cycle_mul))
+    # timm: math.floor(math.log(argument, cycle_mul)), i.e. log(argument) / log(cycle_mul)
+    index = np.floor(log_like_python(argument) / math.log(cycle_mul))
     growth = integer_power(cycle_mul, index)
     return index, growth * t_initial, t - (1 - growth) / (1 - cycle_mul) * t_initial
 
@@ -193,7 +202,7 @@ def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
     k = params.k_decay
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
-        return 1 + np.cos(np.pi * np.power(t_curr, k) / np.power(t_i, k))
+        return 1 + np.cos(np.pi * _power(t_curr, k) / _power(t_i, k))
 
     main = _cycled(params, context, term, half=True)
     return timm_curve(params, context, main, params.warmup_prefix)
@@ -222,7 +231,7 @@ def _tanh(params: TanhLRSchedulerParams, context: EvalContext) -> Curve:
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
         tr = t_curr / t_i
-        return 1 - np.tanh(lb * (1.0 - tr) + ub * tr)
+        return 1 - tanh_like_python(lb * (1.0 - tr) + ub * tr)
 
     main = _cycled(params, context, term, half=True)
     target = None
@@ -241,7 +250,7 @@ def _poly(params: PolyLRSchedulerParams, context: EvalContext) -> Curve:
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.power(1 - np.power(t_curr, k) / np.power(t_i, k), power)
+            return _power(1 - _power(t_curr, k) / _power(t_i, k), power)
 
     main = _cycled(params, context, term, half=False)
     return timm_curve(params, context, main, params.warmup_prefix)

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import model_validator
 
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, Kind, Library
+from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules._registry import register
 from warmstep.schedules.adapters.timm import TimmParams, timm_curve
 
@@ -73,7 +74,8 @@ def _stable(params: WSDLRSchedulerParams, t_s: FloatArray) -> FloatArray:
         return np.ones_like(t_s)
     timescale = params.warmup_t if params.stable_timescale is None else params.stable_timescale
     power = 0.5 if params.stable_fn == "rsqrt" else params.stable_power
-    return np.power(1.0 + t_s / timescale, -power)
+    base = 1.0 + t_s / timescale
+    return pow_like_python(base, np.full(base.shape, -power))
 
 
 def _decay(params: WSDLRSchedulerParams, frac: FloatArray) -> FloatArray:
@@ -85,9 +87,9 @@ def _decay(params: WSDLRSchedulerParams, frac: FloatArray) -> FloatArray:
         case "cosine":
             return 0.5 * (1.0 + np.cos(np.pi * frac))
         case "power":
-            return 1.0 - np.power(frac, params.decay_power)
+            return 1.0 - pow_like_python(frac, np.full(frac.shape, params.decay_power))
     ratio = params.decay_ratio
-    return (np.power(ratio, frac) - ratio) / (1.0 - ratio)
+    return (pow_like_python(np.full(frac.shape, ratio), frac) - ratio) / (1.0 - ratio)
 
 
 def _wsd(params: WSDLRSchedulerParams, context: EvalContext) -> Curve:
