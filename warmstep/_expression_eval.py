@@ -322,6 +322,9 @@ def _python_map(fn: Callable[..., float], name: str, args: Sequence[_Value], ctx
     tabled = _table_map(fn, args)
     if tabled is not None:
         return tabled
+    compiled = _compiled_map(fn, args)
+    if compiled is not None:
+        return compiled
     nums = np.broadcast_arrays(*(a.num for a in args))
     columns = [n.ravel().tolist() for n in nums]
     try:
@@ -334,6 +337,37 @@ def _python_map(fn: Callable[..., float], name: str, args: Sequence[_Value], ctx
                 ctx.fail(index if nums[0].ndim else 0, f"{name}: {exc}")
         raise  # pragma: no cover - the loop above re-raises the same error
     return _Value(out.reshape(nums[0].shape), np.asarray(False))
+
+
+_COMPILED_MIN = 64  # elements worth a compiled loop
+_COMPILED_UNARY: dict[Callable[..., float], str] = {
+    math.cos: "cos",
+    math.sin: "sin",
+    math.exp: "exp",
+    math.log: "log",
+    math.tanh: "tanh",
+}
+
+
+def _compiled_map(fn: Callable[..., float], args: Sequence[_Value]) -> _Value | None:
+    """``fn`` by the C library function Python itself calls for it, from a compiled loop (the
+    very same floats, :mod:`warmstep.schedules._libm`): ``math.cos``, ``sin``, ``exp``,
+    ``log``, ``tanh`` and the float power. None where that does not apply, or where Python
+    raises somewhere (the elementwise path then names the first failing element)."""
+    unary = _COMPILED_UNARY.get(fn) if len(args) == 1 else None
+    power = len(args) == 2 and fn in (_float_pow, math.pow)
+    if unary is None and not power:
+        return None
+    nums = np.broadcast_arrays(*(a.num for a in args))
+    if nums[0].size < _COMPILED_MIN:
+        return None
+    from warmstep.schedules._libm import pow_like_python, unary_like_python
+
+    try:
+        out = unary_like_python(unary, nums[0]) if unary else pow_like_python(nums[0], nums[1])
+    except (ArithmeticError, ValueError):
+        return None
+    return _Value(out, np.asarray(False))
 
 
 _TABLE_MIN, _TABLE_MAX = 4096, 4096  # elements worth a table; distinct values it may hold

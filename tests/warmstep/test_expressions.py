@@ -536,3 +536,37 @@ def test_adversarial_sizes_give_floats_or_invalid_argument(
             assert exc.field == FIELD and exc.message
             continue
         assert out.dtype == np.float64 and out.shape == INTS.shape
+
+
+# ---------------------------------------------------------- C library functions from compiled loops
+
+COMPILED: list[tuple[str, PyFn]] = [
+    ("math.cos(step / 7) + math.sin(step * 3.1)", lambda s: math.cos(s / 7) + math.sin(s * 3.1)),
+    (
+        "math.exp(-step / 50) * math.tanh(step / 300)",
+        lambda s: math.exp(-s / 50) * math.tanh(s / 300),
+    ),
+    ("math.log(step + 0.5)", lambda s: math.log(s + 0.5)),
+    (
+        "(step / 1000 + 1.5) ** 2.7 + math.pow(1.0001, step)",
+        lambda s: (s / 1000 + 1.5) ** 2.7 + math.pow(1.0001, s),
+    ),
+    ("step ** 0.5 - math.exp(step)", lambda s: s**0.5 - math.exp(s)),
+]
+
+
+@pytest.mark.parametrize(("source", "fn"), COMPILED, ids=[row[0][:40] for row in COMPILED])
+def test_compiled_functions_match_python_per_element(source: str, fn: PyFn) -> None:
+    """Thousands of elements (the compiled path): the very floats Python computes, and where
+    Python raises for some element, the same refusal."""
+    values = np.concatenate([np.random.default_rng(41).uniform(0, 700, 4000), np.arange(500.0)])
+    check_against_python(source, fn, values)
+    check_against_python(source, fn, -values)
+
+
+def test_compiled_path_names_the_first_failing_step() -> None:
+    expr = compile_expression("math.log(500.5 - step)", "step", field=FIELD)
+    with pytest.raises(InvalidArgument, match=r"math\.log: math domain error at step=501"):
+        expr(np.arange(1000))
+    with pytest.raises(InvalidArgument, match=r"at step=710"):
+        compile_expression("math.exp(step)", "step", field=FIELD)(np.arange(1000))

@@ -1,5 +1,5 @@
-"""Python's float power, ``math.exp``, ``math.log`` and ``math.tanh`` applied to numpy arrays,
-bit for bit.
+"""Python's float power and ``math.exp``, ``log``, ``tanh``, ``cos``, ``sin`` applied to numpy
+arrays, bit for bit.
 
 numpy's ``np.power`` may use SIMD approximations (SVML) that differ from the C library's ``pow``
 by one ulp, and even ``x*x`` differs from ``pow(x, 2.0)`` (glibc's ``pow`` errs by up to ~0.52
@@ -22,10 +22,8 @@ Example: ``pow_like_python(np.array([0.95]), np.array([7.0]))[0] == 0.95 ** 7``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 
@@ -60,36 +58,34 @@ def _python_pow(base: float, exponent: float) -> float:
 
 def exp_like_python(x: FloatArray) -> FloatArray:
     """``math.exp`` elementwise, bit for bit (and raising its OverflowError)."""
-    from warmstep.schedules._loops import exps  # imports numba: only when needed
-
-    return _unary_like_python(x, exps, math.exp)
+    return unary_like_python("exp", x)
 
 
 def log_like_python(x: FloatArray) -> FloatArray:
     """``math.log`` elementwise, bit for bit (and raising its ValueError at 0 or below)."""
-    from warmstep.schedules._loops import logs  # imports numba: only when needed
-
-    return _unary_like_python(x, logs, math.log)
+    return unary_like_python("log", x)
 
 
 def tanh_like_python(x: FloatArray) -> FloatArray:
     """``math.tanh`` elementwise, bit for bit."""
-    from warmstep.schedules._loops import tanhs  # imports numba: only when needed
-
-    return _unary_like_python(x, tanhs, math.tanh)
+    return unary_like_python("tanh", x)
 
 
-def _unary_like_python(
-    x: FloatArray,
-    compiled: Callable[[FloatArray, FloatArray], npt.NDArray[np.bool_]],
-    python: Callable[[float], float],
-) -> FloatArray:
+UNARY_FUNCTIONS = ("tanh", "exp", "log", "cos", "sin")
+
+
+def unary_like_python(function: str, x: FloatArray) -> FloatArray:
+    """``math.<function>`` elementwise, bit for bit, raising what it raises; ``function`` is
+    one of :data:`UNARY_FUNCTIONS`."""
+    from warmstep.schedules._loops import unary  # imports numba: only when needed
+
     x = np.asarray(x, np.float64)
     out = np.empty(x.shape, np.float64)
     if x.size == 0:
         return out
     flat_x = np.ascontiguousarray(x).reshape(-1)
     flat_out = out.reshape(-1)
-    where = np.flatnonzero(compiled(flat_x, flat_out))
+    where = np.flatnonzero(unary(flat_x, flat_out, function))
+    python = getattr(math, function)
     flat_out[where] = [python(v) for v in flat_x[where].tolist()]
     return out

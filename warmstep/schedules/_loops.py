@@ -32,14 +32,12 @@ import numpy.typing as npt
 from warmstep.schedules._parallel import in_slices
 
 __all__ = [
-    "exps",
     "fold_steps",
     "fold_writes",
     "greedy_curve",
-    "logs",
     "plateau_reductions",
     "powers",
-    "tanhs",
+    "unary",
     "warm",
 ]
 
@@ -51,7 +49,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # cycle through the adapters; tests/warmstep/schedules/test_loops.py checks they agree).
 _SET, _MUL, _AFFINE, _ADD = 0, 1, 2, 3
 _SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
-_TANH, _LOG = 0, 1  # the functions of _unary
+_TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
+_UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
 
 
 def _compile(function: F) -> F:
@@ -304,41 +303,34 @@ def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArr
 
 
 @_compile
-def _exps(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_]) -> None:
+def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: int) -> None:
     for i in range(x.shape[0]):
-        value = math.exp(x[i])  # the C library's exp, as math.exp calls it
-        if _SMALLEST_NORMAL <= value < np.inf:
-            out[i] = value
+        v = x[i]
+        if op == _TANH:  # no errors: NaN gives NaN
+            out[i] = math.tanh(v)
+        elif op == _EXP:
+            value = math.exp(v)
+            if _SMALLEST_NORMAL <= value < np.inf:  # else NaN, overflow or underflow
+                out[i] = value
+            else:
+                python[i] = True
+        elif op == _LOG:
+            if 0.0 < v < np.inf:  # else an error or a special value
+                out[i] = math.log(v)
+            else:
+                python[i] = True
+        elif -np.inf < v < np.inf:  # cos, sin: inf is a domain error, NaN gives NaN
+            out[i] = math.cos(v) if op == _COS else math.sin(v)
         else:
             python[i] = True
 
 
-def exps(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
-    """``out = exp(x)`` (1-D) with the C library's ``exp``, the function ``math.exp`` calls, on
-    every core for long arrays; True where Python must compute it instead (NaN, overflow,
-    underflow: where ``math.exp`` raises or checks ``errno``)."""
-    python = np.zeros(x.shape[0], np.bool_)
-
-    def work(lo: int, hi: int) -> None:
-        _exps(x[lo:hi], out[lo:hi], python[lo:hi])
-
-    in_slices(work, x.shape[0])
-    return python
-
-
-@_compile
-def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: int) -> None:
-    for i in range(x.shape[0]):
-        v = x[i]
-        if op == _TANH:
-            out[i] = math.tanh(v)  # no errors: NaN gives NaN
-        elif 0.0 < v < np.inf:
-            out[i] = math.log(v)
-        else:  # log of 0, a negative, inf or NaN: math.log raises or special-cases
-            python[i] = True
-
-
-def _unary_pass(x: FloatArray, out: FloatArray, op: int) -> npt.NDArray[np.bool_]:
+def unary(x: FloatArray, out: FloatArray, function: str) -> npt.NDArray[np.bool_]:
+    """``out = function(x)`` (1-D) for ``function`` one of 'tanh', 'exp', 'log', 'cos', 'sin',
+    with the C library's function, the one ``math`` calls, on every core for long arrays; True
+    where Python must compute it instead (where ``math`` raises, returns a special value or
+    checks ``errno``)."""
+    op = _UNARY[function]
     python = np.zeros(x.shape[0], np.bool_)
 
     def work(lo: int, hi: int) -> None:
@@ -346,18 +338,6 @@ def _unary_pass(x: FloatArray, out: FloatArray, op: int) -> npt.NDArray[np.bool_
 
     in_slices(work, x.shape[0])
     return python
-
-
-def tanhs(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
-    """``out = tanh(x)`` (1-D) with the C library's ``tanh``, as ``math.tanh``; nothing is left
-    to Python (all False)."""
-    return _unary_pass(x, out, _TANH)
-
-
-def logs(x: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
-    """``out = log(x)`` (1-D) with the C library's ``log``, as ``math.log``; True where Python
-    must compute it instead (x not positive and finite: an error or a special value)."""
-    return _unary_pass(x, out, _LOG)
 
 
 def warm() -> None:
@@ -369,8 +349,7 @@ def warm() -> None:
     fold_writes(1.0, kinds, floats, read_only, read_only)
     plateau_reductions(floats, 1, 1.0, 0.0, 10, 0)
     powers(floats, floats, np.empty(2, np.float64))
-    exps(floats, np.empty(2, np.float64))
-    tanhs(floats, np.empty(2, np.float64))
+    unary(floats, np.empty(2, np.float64), "exp")
     ones = np.ones(1, np.float64)
     greedy_curve(
         floats,

@@ -319,7 +319,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     prepare_compiled_loops()  # again: loaded already
     assert len(_loops._fold_steps.signatures) >= 2  # writable and read-only parameters
     assert _loops._plateau_reductions.signatures
-    assert _loops._powers.signatures and _loops._exps.signatures and _loops._greedy.signatures
+    assert _loops._powers.signatures and _loops._unary.signatures and _loops._greedy.signatures
 
 
 @pytest.mark.parametrize(
