@@ -26,8 +26,10 @@ def prepare_compiled_loops() -> None:
     (:mod:`warmstep.schedules._loops`) now, so that the first long recurrence does not pay it;
     the front end runs this on a thread as it starts."""
     from warmstep.schedules import _loops
+    from warmstep.schedules.adapters import _transformers_loops
 
     _loops.warm()
+    _transformers_loops.warm()
 
 
 def prepare_compiled_loops_soon() -> threading.Thread:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from warmstep.schedules._parallel import in_slices
 
 __all__ = [
+    "compiled",
     "fold_steps",
     "fold_writes",
     "greedy_curve",
@@ -53,7 +54,9 @@ _TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
 _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
 
 
-def _compile(function: F) -> F:
+def compiled(function: F) -> F:
+    """``numba.njit`` as every loop of the engine uses it: no GIL, numpy's float error model
+    (no exception checks), cached on disk where a cache location is writable."""
     options: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
     try:
         return numba.njit(cache=True, **options)(function)  # type: ignore[no-any-return]
@@ -61,7 +64,7 @@ def _compile(function: F) -> F:
         return numba.njit(**options)(function)  # type: ignore[no-any-return]
 
 
-@_compile
+@compiled
 def _fold_steps(
     lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray, out: FloatArray
 ) -> None:
@@ -103,7 +106,7 @@ def fold_writes(
     return fold_steps(lr, kind[None, :], a[None, :], b[None, :], c[None, :])
 
 
-@_compile
+@compiled
 def _plateau_reductions(
     values: FloatArray,
     first: int,
@@ -148,7 +151,7 @@ def plateau_reductions(
     return calls[:count]
 
 
-@_compile
+@compiled
 def _greedy(
     metrics: FloatArray,
     flags: IntArray,
@@ -273,7 +276,7 @@ def greedy_curve(
     return out
 
 
-@_compile
+@compiled
 def _powers(
     base: FloatArray, exponent: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_]
 ) -> None:
@@ -302,7 +305,7 @@ def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArr
     return python
 
 
-@_compile
+@compiled
 def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: int) -> None:
     for i in range(x.shape[0]):
         v = x[i]

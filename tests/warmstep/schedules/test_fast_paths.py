@@ -34,6 +34,7 @@ from warmstep.schedules._libm import (
     tanh_like_python,
 )
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
+from warmstep.schedules.adapters import _transformers_loops as transformers_loops
 from warmstep.schedules.adapters import _transformers_metric as greedy
 from warmstep.schedules.adapters.torch import _chain, _scan
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA
@@ -320,6 +321,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     assert len(_loops._fold_steps.signatures) >= 2  # writable and read-only parameters
     assert _loops._plateau_reductions.signatures
     assert _loops._powers.signatures and _loops._unary.signatures and _loops._greedy.signatures
+    assert transformers_loops._cosine.signatures and transformers_loops._polynomial.signatures
 
 
 @pytest.mark.parametrize(

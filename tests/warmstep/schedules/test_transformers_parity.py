@@ -253,3 +253,33 @@ def test_metric_driven_needs_metrics() -> None:
 def test_ten_million_steps_vectorised() -> None:
     lr = _ours({"type": C, W: 1000, N: 10_000_000}, 10_000_000)
     assert lr.shape == (2, 10_000_000) and lr[0, 1000] == 0.1 and lr[0, -1] > 0
+
+
+LONG_STEPS = 300_000  # past 2 * 2**17: the compiled lambdas run on several threads
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        (L, {W: 30_000, N: 250_000}),
+        (C, {W: 30_000, N: 250_000, "num_cycles": 0.7}),
+        (HR, {W: 1_000, N: 290_000, "num_cycles": 7}),
+        (P, {W: 10_000, N: 280_000, "lr_end": 1e-4, "power": 2.5}),
+        (IS, {W: 4_000}),
+        (ML, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
+    ],
+    ids=["linear", "cosine", "hard-restarts", "polynomial", "inverse-sqrt", "min-lr"],
+)
+def test_long_curves_match_the_library_lambdas(name: str, kwargs: dict[str, Any]) -> None:
+    """Every value of a long curve against ``base_lr * λ(s)`` with the library's own λ."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=LRS[0])
+    lam = getattr(hf, name)(opt, **kwargs).lr_lambdas[0]
+    expected = np.asarray([[base * lam(s) for s in range(LONG_STEPS)] for base in LRS])
+    np.testing.assert_array_equal(_ours({"type": name, **kwargs}, LONG_STEPS), expected)
+
+
+def test_an_infinite_cosine_angle_is_the_library_error() -> None:
+    spec = {"type": C, W: 2, N: 10, "num_cycles": math.inf}
+    np.testing.assert_array_equal(_ours(spec, 3)[0], [0.0, 0.05, 0.0])  # cos(nan): max -> 0
+    with pytest.raises(InvalidArgument, match="math domain error at step 3"):
+        _ours(spec, 6)

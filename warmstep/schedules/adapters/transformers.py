@@ -1,8 +1,9 @@
-"""transformers 5.23 ``transformers.optimization`` schedules, reproduced with numpy.
+"""transformers 5.23 ``transformers.optimization`` schedules, reproduced bit for bit.
 
 Every ``get_*_schedule*`` returns a torch ``LambdaLR(optimizer, λ)``, so value i (the lr of
 optimizer update i) is ``b_g · λ(i)`` for each group's base lr ``b_g``, computed in float64 with
-the library's own operation order (bit-exact except where noted). ``optimizer`` is implied and
+the library's own operation order: the linear, cosine (min-lr too), hard-restart, polynomial and
+inverse-sqrt lambdas as compiled loops (:mod:`._transformers_loops`), the others with numpy. ``optimizer`` is implied and
 ``last_epoch`` is not an argument. ``get_reduce_on_plateau_schedule`` and ``get_greedy_schedule``
 are metric-driven (:mod:`._transformers_metric`); ``get_scheduler`` dispatches by name.
 
@@ -31,8 +32,6 @@ from warmstep.schedules._core import (
     Library,
     ResolvedSchedule,
 )
-from warmstep.schedules._libm import pow_like_python
-from warmstep.schedules._parallel import cos_inplace
 from warmstep.schedules._registry import register, resolve_spec
 from warmstep.schedules.adapters import _transformers_metric as metric
 from warmstep.schedules.adapters.torch import plateau as torch_plateau
@@ -237,53 +236,24 @@ def evaluate_constant_warmup(p: ConstantWarmupParams, context: EvalContext) -> C
 
 
 def evaluate_linear(p: LinearParams, context: EvalContext) -> Curve:
-    s = _steps(context)
-    n, w = p.num_training_steps, p.num_warmup_steps
-    decay = np.subtract(float(n), s)
-    decay /= float(max(1, n - w))
-    return _scaled(context, _warmup(s, w, _positive(decay)))
+    from warmstep.schedules.adapters import _transformers_loops as loops
 
-
-def _cosine_factor(s: FloatArray, p: LinearParams, cycles: float) -> FloatArray:
-    """``0.5·(1 + cos(π·cycles·2·progress))`` with transformers' operation order."""
-    span = max(1, p.num_training_steps - p.num_warmup_steps)
-    factor = np.subtract(s, p.num_warmup_steps)
-    factor /= float(span)  # progress
-    factor *= math.pi * cycles * 2.0
-    cos_inplace(factor)
-    factor += 1.0
-    factor *= 0.5
-    return factor
+    lr = loops.linear(context.steps, context.base_lrs, p.num_warmup_steps, p.num_training_steps)
+    return Curve(lr=lr)
 
 
 def evaluate_cosine(p: CosineParams, context: EvalContext) -> Curve:
-    s = _steps(context)
-    body = np.empty(s.shape)
-    start = int(np.searchsorted(s, p.num_warmup_steps, side="left"))  # the warmup: below
-    body[start:] = _positive(_cosine_factor(s[start:], p, float(p.num_cycles)))
-    return _scaled(context, _warmup(s, p.num_warmup_steps, body))
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
+    w, n, cycles = p.num_warmup_steps, p.num_training_steps, float(p.num_cycles)
+    return Curve(lr=loops.cosine(context.steps, context.base_lrs, w, n, cycles))
 
 
 def evaluate_hard_restarts(p: HardRestartsParams, context: EvalContext) -> Curve:
-    s = _steps(context)
-    w = p.num_warmup_steps
-    span = max(1, p.num_training_steps - w)
-    body = np.zeros(s.shape)  # past the end (progress >= 1): 0
-    start = int(np.searchsorted(s, w, side="left"))  # the warmup prefix is written below
-    progress = s[start:] - w
-    progress /= float(span)
-    stop = int(np.searchsorted(progress, 1.0, side="left"))  # progress increases with s
-    phase = np.multiply(float(p.num_cycles), progress[:stop])
-    if p.num_cycles >= 0:  # phase >= 0: phase % 1.0 is phase - floor(phase), exact (3x faster)
-        phase -= np.floor(phase)
-    else:
-        np.mod(phase, 1.0, out=phase)
-    phase *= math.pi
-    cos_inplace(phase)
-    phase += 1.0
-    phase *= 0.5
-    body[start : start + stop] = _positive(phase)
-    return _scaled(context, _warmup(s, w, body))
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
+    w, n, cycles = p.num_warmup_steps, p.num_training_steps, float(p.num_cycles)
+    return Curve(lr=loops.hard_restarts(context.steps, context.base_lrs, w, n, cycles))
 
 
 def _polynomial(p: PolynomialParams, context: EvalContext) -> Curve:
@@ -293,7 +263,6 @@ def _polynomial(p: PolynomialParams, context: EvalContext) -> Curve:
             f"lr_end ({p.lr_end}) must be smaller than initial lr ({lr_init})",
             field=f"{context.path}.lr_end",
         )
-    s = _steps(context)
     w, n = p.num_warmup_steps, p.num_training_steps
     if n == w and context.steps > n >= 0:
         raise InvalidArgument(
@@ -306,38 +275,36 @@ def _polynomial(p: PolynomialParams, context: EvalContext) -> Curve:
             f"transformers raises 0.0 ** {p.power} (ZeroDivisionError) at step {n}",
             field=f"{context.path}.power",
         )
-    decaying = (s >= w) & (s <= n)
-    remaining = 1 - (np.where(decaying, s, w) - w) / float(n - w if n != w else 1)
-    pct = pow_like_python(remaining, np.full(s.shape, p.power))
-    body = np.where(s > n, p.lr_end / lr_init, ((lr_init - p.lr_end) * pct + p.lr_end) / lr_init)
-    return _scaled(context, _warmup(s, w, body))
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
+    return Curve(
+        lr=loops.polynomial(context.steps, context.base_lrs, w, n, p.lr_end, p.power, lr_init)
+    )
 
 
 def _inverse_sqrt(p: InverseSqrtParams, context: EvalContext) -> Curve:
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
     w = p.num_warmup_steps
     timescale = (w or 10_000) if p.timescale is None else p.timescale
-    s = _steps(context)
-    start = int(np.searchsorted(s, w, side="left"))  # s increases: s >= w is a suffix
-    ratio = np.add(s[start:], float(timescale - w))
-    ratio /= float(timescale or 1)
-    if ratio.size and (timescale == 0 or not ratio.min() > 0.0):
-        step = start + (0 if timescale == 0 else int(np.argmax(~(ratio > 0.0))))
+    try:
+        if timescale == 0 and context.steps > w:
+            raise loops.StepFailure(w)  # Python divides by timescale = 0
+        return Curve(lr=loops.inverse_sqrt(context.steps, context.base_lrs, w, timescale))
+    except loops.StepFailure as failure:
         raise InvalidArgument(
-            f"transformers fails at step {step}: 1 / sqrt((step + timescale - W) / timescale) "
-            f"with timescale={timescale} is undefined",
+            f"transformers fails at step {failure.step}: 1 / sqrt((step + timescale - W) / "
+            f"timescale) with timescale={timescale} is undefined",
             field=f"{context.path}.timescale",
-        )
-    body = np.empty(s.shape)
-    np.sqrt(ratio, out=ratio)
-    np.divide(1.0, ratio, out=body[start:])
-    return _scaled(context, _warmup(s, w, body))
+        ) from None
 
 
 def _min_lr(p: MinLrParams, context: EvalContext) -> Curve:
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
     rate = p.rate(context)
-    s = _steps(context)
-    body = _positive(_cosine_factor(s, p, float(p.num_cycles)) * (1 - rate) + rate)
-    return _scaled(context, _warmup(s, p.num_warmup_steps, body))
+    w, n, cycles = p.num_warmup_steps, p.num_training_steps, float(p.num_cycles)
+    return Curve(lr=loops.cosine(context.steps, context.base_lrs, w, n, cycles, rate))
 
 
 def _min_lr_rate(p: MinLrRateParams, context: EvalContext) -> Curve:

@@ -1,0 +1,239 @@
+"""transformers' LambdaLR lambdas as compiled loops: one pass over the steps per curve.
+
+Each loop is the library's lambda written out for one step ``s`` (the same float operations in
+the same order: numba compiles IEEE float64 arithmetic without fast-math, and ``math.cos``,
+``math.sqrt`` and ``**`` are the C library's, as in Python), followed by LambdaLR's
+``base_lr * λ(s)`` for every param group. The steps are split across the cores
+(:func:`warmstep.schedules._parallel.in_slices`). Python's ``max(0.0, x)`` keeps 0.0 unless
+``x > 0.0`` (NaN included), written out as such.
+
+A step where the library raises (an infinite cosine angle, a square root of a non-positive
+number) stops the loop: its index comes back and the caller names it. Imported on first use
+(numba); :func:`warm` compiles or loads them ahead of time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from warmstep.schedules._core import FloatArray
+from warmstep.schedules._loops import compiled
+from warmstep.schedules._parallel import in_slices
+
+__all__ = [
+    "StepFailure",
+    "cosine",
+    "hard_restarts",
+    "inverse_sqrt",
+    "linear",
+    "polynomial",
+    "warm",
+]
+
+NO_FAILURE = -1
+
+
+class StepFailure(ValueError):
+    """The library raises at ``step`` (Python's math domain error or division by zero)."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"math domain error at step {step}")
+        self.step = step
+
+
+def _run(kernel: Callable[..., int], steps: int, bases: FloatArray, *args: Any) -> FloatArray:
+    """``kernel(lo, hi, *args, bases, out) -> first failing step or -1`` over every slice; the
+    lrs, shape ``(groups, steps)``; raises :class:`StepFailure` at the first failing step."""
+    out = np.empty((bases.shape[0], steps), np.float64)
+    failures: list[int] = []
+
+    def work(lo: int, hi: int) -> None:
+        failed = kernel(lo, hi, *args, bases, out)
+        if failed != NO_FAILURE:
+            failures.append(failed)
+
+    in_slices(work, steps)
+    if failures:
+        raise StepFailure(min(failures))
+    return out
+
+
+@compiled
+def _warmup(s: int, warmup: int) -> float:
+    return float(s) / float(max(1, warmup))
+
+
+@compiled
+def _linear(
+    lo: int, hi: int, warmup: int, training: int, bases: FloatArray, out: FloatArray
+) -> int:
+    for s in range(lo, hi):
+        if s < warmup:
+            value = _warmup(s, warmup)
+        else:
+            value = float(training - s) / float(max(1, training - warmup))
+            value = value if value > 0.0 else 0.0
+        for g in range(bases.shape[0]):
+            out[g, s] = bases[g] * value
+    return NO_FAILURE
+
+
+def linear(steps: int, bases: FloatArray, warmup: int, training: int) -> FloatArray:
+    """``get_linear_schedule_with_warmup``: warmup, then ``max(0, (N - s) / max(1, N - W))``."""
+    return _run(_linear, steps, bases, warmup, training)
+
+
+@compiled
+def _cosine(
+    lo: int,
+    hi: int,
+    warmup: int,
+    training: int,
+    cycles: float,
+    rate: float,
+    with_rate: bool,
+    bases: FloatArray,
+    out: FloatArray,
+) -> int:
+    span = float(max(1, training - warmup))
+    for s in range(lo, hi):
+        if s < warmup:
+            value = _warmup(s, warmup)
+        else:
+            progress = float(s - warmup) / span
+            angle = math.pi * cycles * 2.0 * progress
+            if math.isinf(angle):
+                return s
+            value = 0.5 * (1.0 + math.cos(angle))
+            if with_rate:
+                value = value * (1 - rate) + rate
+            value = value if value > 0.0 else 0.0
+        for g in range(bases.shape[0]):
+            out[g, s] = bases[g] * value
+    return NO_FAILURE
+
+
+def cosine(
+    steps: int,
+    bases: FloatArray,
+    warmup: int,
+    training: int,
+    cycles: float,
+    rate: float | None = None,
+) -> FloatArray:
+    """``get_cosine_schedule_with_warmup``: warmup, then ``max(0, 0.5·(1 + cos(π·c·2·p)))``;
+    with ``rate`` (``get_cosine_with_min_lr_schedule_with_warmup``) the factor ``f`` becomes
+    ``f·(1 - rate) + rate`` before the ``max``."""
+    with_rate = rate is not None
+    return _run(_cosine, steps, bases, warmup, training, cycles, rate or 0.0, with_rate)
+
+
+@compiled
+def _hard_restarts(
+    lo: int, hi: int, warmup: int, training: int, cycles: float, bases: FloatArray, out: FloatArray
+) -> int:
+    span = float(max(1, training - warmup))
+    for s in range(lo, hi):
+        if s < warmup:
+            value = _warmup(s, warmup)
+        else:
+            progress = float(s - warmup) / span
+            if progress >= 1.0:
+                value = 0.0
+            else:
+                phase = np.fmod(cycles * progress, 1.0)  # Python's x % 1.0, exactly:
+                if phase < 0.0:  # the sign of the divisor (fmod itself is exact)
+                    phase += 1.0
+                elif phase == 0.0:
+                    phase = 0.0
+                value = 0.5 * (1.0 + math.cos(math.pi * phase))
+                value = value if value > 0.0 else 0.0
+        for g in range(bases.shape[0]):
+            out[g, s] = bases[g] * value
+    return NO_FAILURE
+
+
+def hard_restarts(
+    steps: int, bases: FloatArray, warmup: int, training: int, cycles: float
+) -> FloatArray:
+    """``get_cosine_with_hard_restarts_schedule_with_warmup``: warmup, 0 for p ≥ 1, else
+    ``max(0, 0.5·(1 + cos(π·((c·p) % 1))))``."""
+    return _run(_hard_restarts, steps, bases, warmup, training, cycles)
+
+
+@compiled
+def _inverse_sqrt(
+    lo: int, hi: int, warmup: int, timescale: int, bases: FloatArray, out: FloatArray
+) -> int:
+    shift = timescale - warmup
+    for s in range(lo, hi):
+        if s < warmup:
+            value = _warmup(s, warmup)
+        else:
+            ratio = (s + shift) / timescale
+            if not ratio > 0.0:  # Python: a domain error, or 1 / 0.0
+                return s
+            value = 1.0 / math.sqrt(ratio)
+        for g in range(bases.shape[0]):
+            out[g, s] = bases[g] * value
+    return NO_FAILURE
+
+
+def inverse_sqrt(steps: int, bases: FloatArray, warmup: int, timescale: int) -> FloatArray:
+    """``get_inverse_sqrt_schedule``: warmup, then ``1 / sqrt((s + timescale - W) / timescale)``
+    (``timescale`` not 0: the caller refuses it)."""
+    return _run(_inverse_sqrt, steps, bases, warmup, timescale)
+
+
+@compiled
+def _polynomial(
+    lo: int,
+    hi: int,
+    warmup: int,
+    training: int,
+    lr_end: float,
+    power: float,
+    lr_init: float,
+    bases: FloatArray,
+    out: FloatArray,
+) -> int:
+    for s in range(lo, hi):
+        if s < warmup:
+            value = _warmup(s, warmup)
+        elif s > training:
+            value = lr_end / lr_init
+        else:
+            remaining = 1 - (s - warmup) / (training - warmup)
+            value = ((lr_init - lr_end) * remaining**power + lr_end) / lr_init
+        for g in range(bases.shape[0]):
+            out[g, s] = bases[g] * value
+    return NO_FAILURE
+
+
+def polynomial(
+    steps: int,
+    bases: FloatArray,
+    warmup: int,
+    training: int,
+    lr_end: float,
+    power: float,
+    lr_init: float,
+) -> FloatArray:
+    """``get_polynomial_decay_schedule_with_warmup``: warmup; ``lr_end / lr_init`` past N; else
+    ``((lr_init - lr_end)·(1 - (s - W)/(N - W))**power + lr_end) / lr_init`` (N > W where that
+    branch is reached, and no 0.0 to a negative power: the caller refuses both)."""
+    return _run(_polynomial, steps, bases, warmup, training, lr_end, power, lr_init)
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) every loop."""
+    bases = np.ones(1, np.float64)
+    linear(2, bases, 1, 2)
+    cosine(2, bases, 1, 2, 0.5)
+    hard_restarts(2, bases, 1, 2, 1.0)
+    inverse_sqrt(2, bases, 1, 1)
+    polynomial(2, bases, 1, 2, 0.0, 1.0, 1.0)
