@@ -3,9 +3,10 @@
 Every ``get_*_schedule*`` returns a torch ``LambdaLR(optimizer, λ)``, so value i (the lr of
 optimizer update i) is ``b_g · λ(i)`` for each group's base lr ``b_g``, computed in float64 with
 the library's own operation order: the linear, cosine (min-lr too), hard-restart, polynomial and
-inverse-sqrt lambdas as compiled loops (:mod:`._transformers_loops`), the others with numpy. ``optimizer`` is implied and
-``last_epoch`` is not an argument. ``get_reduce_on_plateau_schedule`` and ``get_greedy_schedule``
-are metric-driven (:mod:`._transformers_metric`); ``get_scheduler`` dispatches by name.
+inverse-sqrt lambdas as compiled loops (:mod:`._transformers_loops`), the others with numpy.
+``optimizer`` is implied and ``last_epoch`` is not an argument. ``get_reduce_on_plateau_schedule``
+and ``get_greedy_schedule`` are metric-driven (:mod:`._transformers_metric`); ``get_scheduler``
+dispatches by name.
 
 Hidden input made explicit: ``get_polynomial_decay_schedule_with_warmup`` and the two
 ``cosine_with_min_lr`` kinds (with ``min_lr``) read ``optimizer.defaults['lr']``, the lr given
