@@ -250,11 +250,17 @@ class PolynomialLeaf(Leaf):
         e = np.arange(1, max(min(t, total), 0) + 1, dtype=np.int64)
         if t == 0:
             return None
-        base = (1.0 - e / t) / (1.0 - (e - 1) / t)
+        # (1 - e/t) / (1 - (e-1)/t): each call's numerator is the next call's denominator
+        remaining = e / t
+        np.subtract(1.0, remaining, out=remaining)
+        base = np.empty(e.shape, np.float64)
+        np.divide(remaining[1:], remaining[:-1], out=base[1:])
+        base[:1] = remaining[:1] / 1.0  # e = 1: 1 - 0/t
         if self.p.power < 0 and np.any(base == 0):
             return None
         factors = pow_like_python(base, np.full(base.shape, self.p.power))
-        return Multipliers(e - 1, factors[None, :])
+        every_call = e.shape[0] == total  # factors for calls 0, 1, ... total-1, in order
+        return Multipliers(None if every_call else e - 1, factors[None, :])
 
 
 _DOC = " Needs base_lr (the optimizer lr of each group)."
