@@ -59,14 +59,49 @@ class Optimizer:
                 self.momentum = ops.momentum[:, k].copy()
 
 
-@dataclass(frozen=True)
 class Calls:
-    """A leaf's calls in order: type, its ``last_epoch`` before and after, ``_step_count`` after."""
+    """A leaf's calls in order: type, its ``last_epoch`` before and after, ``_step_count`` after.
 
-    kind: IntArray
-    prev_epoch: IntArray
-    epoch: IntArray
-    step_count: IntArray
+    :meth:`stepping` describes ``step()`` calls alone, whose counters count up by one: their
+    arrays are made when first read (most leaves read one of the three, or none)."""
+
+    def __init__(
+        self, kind: IntArray, prev_epoch: IntArray, epoch: IntArray, step_count: IntArray
+    ) -> None:
+        self.kind = kind
+        self._prev_epoch: IntArray | None = prev_epoch
+        self._epoch: IntArray | None = epoch
+        self._step_count: IntArray | None = step_count
+        self._start = (0, 0)
+
+    @classmethod
+    def stepping(cls, kind: IntArray, last_epoch: int, step_count: int) -> Calls:
+        """``kind.size`` calls of ``step()`` after ``last_epoch`` and ``step_count``."""
+        calls = cls(kind, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+        calls._prev_epoch = calls._epoch = calls._step_count = None
+        calls._start = (last_epoch, step_count)
+        return calls
+
+    def _counted(self, start: int) -> IntArray:
+        return np.arange(start + 1, start + 1 + self.size, dtype=np.int64)
+
+    @property
+    def epoch(self) -> IntArray:
+        if self._epoch is None:
+            self._epoch = self._counted(self._start[0])
+        return self._epoch
+
+    @property
+    def prev_epoch(self) -> IntArray:
+        if self._prev_epoch is None:
+            self._prev_epoch = self._counted(self._start[0] - 1)
+        return self._prev_epoch
+
+    @property
+    def step_count(self) -> IntArray:
+        if self._step_count is None:
+            self._step_count = self._counted(self._start[1])
+        return self._step_count
 
     @property
     def size(self) -> int:
@@ -227,13 +262,10 @@ class Leaf:
     def advance(self, kinds: IntArray) -> Calls:
         """Counters after each call: ``step()`` adds one to both, ``_update_lr(0)`` sets epoch 0."""
         if np.all(kinds == STEP):
-            counted = np.arange(1, kinds.shape[0] + 1, dtype=np.int64)
-            epoch = self.last_epoch + counted
-            step_count = self.step_count + counted
-            prev = epoch - 1
-            if kinds.size:
-                self.last_epoch, self.step_count = int(epoch[-1]), int(step_count[-1])
-            return Calls(kinds, prev, epoch, step_count)
+            calls = Calls.stepping(kinds, self.last_epoch, self.step_count)
+            self.last_epoch += kinds.shape[0]
+            self.step_count += kinds.shape[0]
+            return calls
         if kinds[0] == UPDATE0 and np.all(kinds[1:] == STEP):  # a SequentialLR milestone
             epoch = np.arange(kinds.shape[0], dtype=np.int64)
             prev = np.concatenate([[self.last_epoch], epoch[:-1]]).astype(np.int64)
