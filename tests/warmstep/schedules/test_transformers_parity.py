@@ -267,8 +267,19 @@ LONG_STEPS = 300_000  # past 2 * 2**17: the compiled lambdas run on several thre
         (P, {W: 10_000, N: 280_000, "lr_end": 1e-4, "power": 2.5}),
         (IS, {W: 4_000}),
         (ML, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
+        (MLR, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
+        (MLR, {W: 5_000, N: 260_000, "min_lr_rate": 0.05, "warmup_lr_rate": 0.01}),
     ],
-    ids=["linear", "cosine", "hard-restarts", "polynomial", "inverse-sqrt", "min-lr"],
+    ids=[
+        "linear",
+        "cosine",
+        "hard-restarts",
+        "polynomial",
+        "inverse-sqrt",
+        "min-lr",
+        "min-lr-rate",
+        "min-lr-rate-warmup",
+    ],
 )
 def test_long_curves_match_the_library_lambdas(name: str, kwargs: dict[str, Any]) -> None:
     """Every value of a long curve against ``base_lr * λ(s)`` with the library's own λ."""

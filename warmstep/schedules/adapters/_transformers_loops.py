@@ -27,6 +27,7 @@ from warmstep.schedules._parallel import in_slices
 __all__ = [
     "StepFailure",
     "cosine",
+    "cosine_lr_rate",
     "hard_restarts",
     "inverse_sqrt",
     "linear",
@@ -133,6 +134,65 @@ def cosine(
 
 
 @compiled
+def _cosine_lr_rate(
+    lo: int,
+    hi: int,
+    warmup: int,
+    training: int,
+    cycles: float,
+    rate: float,
+    warmup_rate: float,
+    with_warmup_rate: bool,
+    bases: FloatArray,
+    out: FloatArray,
+) -> int:
+    span = float(max(1, training - warmup))
+    for s in range(lo, hi):
+        if s < warmup:
+            if with_warmup_rate:
+                value = warmup_rate + (1.0 - warmup_rate) * float(s) / float(max(1, warmup - 1))
+            else:
+                value = (s + 1) / max(1, warmup)
+        else:
+            progress = float(s - warmup + 1) / span
+            angle = math.pi * cycles * 2.0 * progress
+            if math.isinf(angle):
+                return s
+            value = 0.5 * (1.0 + math.cos(angle))
+            value = value * (1 - rate) + rate
+            value = value if value > 0.0 else 0.0
+        for g in range(bases.shape[0]):
+            out[g, s] = bases[g] * value
+    return NO_FAILURE
+
+
+def cosine_lr_rate(
+    steps: int,
+    bases: FloatArray,
+    warmup: int,
+    training: int,
+    cycles: float,
+    rate: float,
+    warmup_rate: float | None,
+) -> FloatArray:
+    """``get_cosine_with_min_lr_schedule_with_warmup_lr_rate``: warmup ``(s + 1) / max(1, W)``
+    or ``r + (1 - r)·s / max(1, W - 1)``, then the min-rate cosine of
+    ``p = (s - W + 1) / max(1, N - W)``."""
+    with_warmup_rate = warmup_rate is not None
+    return _run(
+        _cosine_lr_rate,
+        steps,
+        bases,
+        warmup,
+        training,
+        cycles,
+        rate,
+        warmup_rate or 0.0,
+        with_warmup_rate,
+    )
+
+
+@compiled
 def _hard_restarts(
     lo: int, hi: int, warmup: int, training: int, cycles: float, bases: FloatArray, out: FloatArray
 ) -> int:
@@ -234,6 +294,7 @@ def warm() -> None:
     bases = np.ones(1, np.float64)
     linear(2, bases, 1, 2)
     cosine(2, bases, 1, 2, 0.5)
+    cosine_lr_rate(2, bases, 1, 2, 0.5, 0.1, None)
     hard_restarts(2, bases, 1, 2, 1.0)
     inverse_sqrt(2, bases, 1, 1)
     polynomial(2, bases, 1, 2, 0.0, 1.0, 1.0)

@@ -2,11 +2,11 @@
 
 Every ``get_*_schedule*`` returns a torch ``LambdaLR(optimizer, λ)``, so value i (the lr of
 optimizer update i) is ``b_g · λ(i)`` for each group's base lr ``b_g``, computed in float64 with
-the library's own operation order: the linear, cosine (min-lr too), hard-restart, polynomial and
-inverse-sqrt lambdas as compiled loops (:mod:`._transformers_loops`), the others with numpy.
-``optimizer`` is implied and ``last_epoch`` is not an argument. ``get_reduce_on_plateau_schedule``
-and ``get_greedy_schedule`` are metric-driven (:mod:`._transformers_metric`); ``get_scheduler``
-dispatches by name.
+the library's own operation order: the linear, cosine (both min-lr kinds too), hard-restart,
+polynomial and inverse-sqrt lambdas as compiled loops (:mod:`._transformers_loops`), the others
+with numpy. ``optimizer`` is implied and ``last_epoch`` is not an argument.
+``get_reduce_on_plateau_schedule`` and ``get_greedy_schedule`` are metric-driven
+(:mod:`._transformers_metric`); ``get_scheduler`` dispatches by name.
 
 Hidden input made explicit: ``get_polynomial_decay_schedule_with_warmup`` and the two
 ``cosine_with_min_lr`` kinds (with ``min_lr``) read ``optimizer.defaults['lr']``, the lr given
@@ -309,19 +309,13 @@ def _min_lr(p: MinLrParams, context: EvalContext) -> Curve:
 
 
 def _min_lr_rate(p: MinLrRateParams, context: EvalContext) -> Curve:
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
     rate = p.rate(context)
-    s = _steps(context)
-    w = float(p.num_warmup_steps)
-    if p.warmup_lr_rate is None:
-        warm = (s + 1.0) / max(1.0, w)
-    else:
-        r = float(p.warmup_lr_rate)
-        warm = r + (1.0 - r) * s / max(1, w - 1)
-    span = max(1.0, float(p.num_training_steps) - w)
-    progress = (s - w + 1.0) / span
-    factor = 0.5 * (1.0 + np.cos(math.pi * p.num_cycles * 2.0 * progress))
-    body = _positive(factor * (1 - rate) + rate)
-    return _scaled(context, np.where(s < w, warm, body))
+    w, n, cycles = p.num_warmup_steps, p.num_training_steps, float(p.num_cycles)
+    warmup_rate = None if p.warmup_lr_rate is None else float(p.warmup_lr_rate)
+    lr = loops.cosine_lr_rate(context.steps, context.base_lrs, w, n, cycles, rate, warmup_rate)
+    return Curve(lr=lr)
 
 
 def _wsd_shape(kind: Shape, p: FloatArray, cycles: float, rising: bool) -> FloatArray:
