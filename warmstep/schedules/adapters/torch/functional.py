@@ -45,9 +45,13 @@ def compile_lambdas(source: str | list[str], path: str, groups: int) -> list[Exp
 
 
 def evaluate_lambdas(functions: list[Expression], epochs: np.ndarray) -> FloatArray:
-    """``(groups, n)`` values of each group's function at the given epochs."""
+    """``(groups, n)`` values of each group's function at the given epochs (a function shared
+    by every group, as one expression for all of them is, is evaluated once)."""
     if epochs.size == 0:
         return np.empty((len(functions), 0))
+    if all(f is functions[0] for f in functions):
+        values = np.asarray(functions[0](epochs), np.float64)
+        return np.broadcast_to(values, (len(functions), values.shape[0]))
     return np.stack([np.asarray(f(epochs), np.float64) for f in functions])
 
 
