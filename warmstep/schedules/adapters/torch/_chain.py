@@ -62,8 +62,9 @@ class Optimizer:
 class Calls:
     """A leaf's calls in order: type, its ``last_epoch`` before and after, ``_step_count`` after.
 
-    :meth:`stepping` describes ``step()`` calls alone, whose counters count up by one: their
-    arrays are made when first read (most leaves read one of the three, or none)."""
+    :meth:`counting` describes calls whose counters count up by one (``step()`` alone, or a
+    milestone's ``_update_lr(0)`` then ``step()``): their arrays are made when first read (most
+    leaves read one of the three, or none)."""
 
     def __init__(
         self, kind: IntArray, prev_epoch: IntArray, epoch: IntArray, step_count: IntArray
@@ -72,35 +73,39 @@ class Calls:
         self._prev_epoch: IntArray | None = prev_epoch
         self._epoch: IntArray | None = epoch
         self._step_count: IntArray | None = step_count
-        self._start = (0, 0)
+        self._first = (0, 0, 0)  # epoch, step count and previous epoch of the first call
 
     @classmethod
-    def stepping(cls, kind: IntArray, last_epoch: int, step_count: int) -> Calls:
-        """``kind.size`` calls of ``step()`` after ``last_epoch`` and ``step_count``."""
-        calls = cls(kind, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+    def counting(cls, kind: IntArray, epoch: int, step_count: int, prev_epoch: int) -> Calls:
+        """Calls whose epoch and step count start at ``epoch`` and ``step_count`` and grow by
+        one a call; the first call's previous epoch is ``prev_epoch``."""
+        none = np.empty(0, np.int64)
+        calls = cls(kind, none, none, none)
         calls._prev_epoch = calls._epoch = calls._step_count = None
-        calls._start = (last_epoch, step_count)
+        calls._first = (epoch, step_count, prev_epoch)
         return calls
 
     def _counted(self, start: int) -> IntArray:
-        return np.arange(start + 1, start + 1 + self.size, dtype=np.int64)
+        return np.arange(start, start + self.size, dtype=np.int64)
 
     @property
     def epoch(self) -> IntArray:
         if self._epoch is None:
-            self._epoch = self._counted(self._start[0])
+            self._epoch = self._counted(self._first[0])
         return self._epoch
 
     @property
     def prev_epoch(self) -> IntArray:
         if self._prev_epoch is None:
-            self._prev_epoch = self._counted(self._start[0] - 1)
+            self._prev_epoch = self._counted(self._first[0] - 1)
+            if self.size:
+                self._prev_epoch[0] = self._first[2]
         return self._prev_epoch
 
     @property
     def step_count(self) -> IntArray:
         if self._step_count is None:
-            self._step_count = self._counted(self._start[1])
+            self._step_count = self._counted(self._first[1])
         return self._step_count
 
     @property
@@ -261,17 +266,15 @@ class Leaf:
 
     def advance(self, kinds: IntArray) -> Calls:
         """Counters after each call: ``step()`` adds one to both, ``_update_lr(0)`` sets epoch 0."""
+        n = kinds.shape[0]
         if np.all(kinds == STEP):
-            calls = Calls.stepping(kinds, self.last_epoch, self.step_count)
-            self.last_epoch += kinds.shape[0]
-            self.step_count += kinds.shape[0]
-            return calls
+            last, count = self.last_epoch, self.step_count
+            self.last_epoch, self.step_count = last + n, count + n
+            return Calls.counting(kinds, last + 1, count + 1, last)
         if kinds[0] == UPDATE0 and np.all(kinds[1:] == STEP):  # a SequentialLR milestone
-            epoch = np.arange(kinds.shape[0], dtype=np.int64)
-            prev = np.concatenate([[self.last_epoch], epoch[:-1]]).astype(np.int64)
-            step_count = self.step_count + epoch
-            self.last_epoch, self.step_count = int(epoch[-1]), int(step_count[-1])
-            return Calls(kinds, prev, epoch, step_count)
+            last, count = self.last_epoch, self.step_count
+            self.last_epoch, self.step_count = n - 1, count + n - 1
+            return Calls.counting(kinds, 0, count, last)
         reset = kinds == UPDATE0
         counted = np.cumsum(~reset)
         positions = np.arange(kinds.shape[0])
