@@ -228,8 +228,10 @@ def _ints(num: FloatArray, is_int: npt.ArrayLike, ctx: Ctx, what: str) -> _Value
     if is_int.ndim == 0:  # the common case: one kind for every element
         if not is_int:
             return _Value(num, is_int)
-        ctx.check(np.abs(num) >= MAX_INT, f"{what}: integer result beyond 2**53")
-        return _Value(num + 0.0, is_int)
+        low, high = (float(np.min(num)), float(np.max(num))) if np.size(num) else (1.0, 1.0)
+        if not -MAX_INT < low <= high < MAX_INT:  # NaN included: look element by element
+            ctx.check(np.abs(num) >= MAX_INT, f"{what}: integer result beyond 2**53")
+        return _Value(num if low > 0.0 else num + 0.0, is_int)  # no zero, so no -0.0
     ctx.check(is_int & (np.abs(num) >= MAX_INT), f"{what}: integer result beyond 2**53")
     return _Value(np.where(is_int, num + 0.0, num), is_int)
 
@@ -412,7 +414,9 @@ def _vector_call(name: str, args: list[_Value], ctx: Ctx) -> _Value:
     if name in ("min", "max"):
         for other in args[1:]:  # Python keeps the first of equals, and skips NaN challengers
             take = other.num < x.num if name == "min" else other.num > x.num
-            x = _Value(np.where(take, other.num, x.num), np.where(take, other.is_int, x.is_int))
+            same_kind = np.ndim(x.is_int) == np.ndim(other.is_int) == 0 and x.is_int == other.is_int
+            is_int = x.is_int if same_kind else np.where(take, other.is_int, x.is_int)
+            x = _Value(np.where(take, other.num, x.num), np.asarray(is_int))
         return x
     rounding = {
         "int": np.trunc,
