@@ -23,13 +23,15 @@ from warmstep.schedules._registry import (
 
 def prepare_compiled_loops() -> None:
     """Import and compile (or load from numba's disk cache) the engine's compiled loops
-    (:mod:`warmstep.schedules._loops`) now, so that the first long recurrence does not pay it;
-    the front end runs this on a thread as it starts."""
+    (:mod:`warmstep.schedules._loops` and the loop modules beside the adapters) now, so that
+    the first long curve does not pay it; the front end and the worker run this on a thread
+    as they start."""
     from warmstep.schedules import _loops
-    from warmstep.schedules.adapters import _transformers_loops
+    from warmstep.schedules.adapters import _decision_loops, _transformers_loops
+    from warmstep.schedules.adapters.torch import _fold_loop
 
-    _loops.warm()
-    _transformers_loops.warm()
+    for module in (_loops, _fold_loop, _decision_loops, _transformers_loops):
+        module.warm()
 
 
 def prepare_compiled_loops_soon() -> threading.Thread:

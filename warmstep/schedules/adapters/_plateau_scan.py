@@ -5,7 +5,7 @@ Per call ``i`` (receiving ``metric = metrics[i-1]``): ``metric`` is better when 
 ``limit(best)`` (``metric < limit`` for mode min, ``>`` for max); better sets ``best = metric``
 and zeroes the bad count, otherwise the count grows; during cooldown the count is zeroed; a
 count above ``patience`` is a reduction (then the cooldown starts). It is sequential by nature,
-so it runs as a compiled loop (:func:`warmstep.schedules._loops.plateau_reductions`): the bound
+so it runs as a compiled loop (:func:`._decision_loops.plateau_reductions`): the bound
 is recomputed only when ``best`` changes (the same float as the library's, see
 :class:`Threshold`), max mode compares the negated values (``-a < -l`` exactly when ``a > l``,
 NaN included), and only the reductions are recorded; the curve is then a table of levels
@@ -55,7 +55,9 @@ def reduction_calls(
     cooldown: int,
 ) -> IntArray:
     """Calls ``i >= first`` (call i receives ``metrics[i-1]``) at which a reduction happens."""
-    from warmstep.schedules._loops import plateau_reductions  # imports numba: only when needed
+    from warmstep.schedules.adapters._decision_loops import (
+        plateau_reductions,  # imports numba: only when needed
+    )
 
     start = max(first, 1)
     values = metrics[start - 1 :]

@@ -165,14 +165,16 @@ class _Greedy:
 
 def evaluate_greedy(params: GreedyParams, context: EvalContext) -> Curve:
     """transformers ``GreedyLR.step(metric)`` replayed over the metrics series in a compiled
-    loop (:func:`warmstep.schedules._loops.greedy_curve`, the very same float operations);
+    loop (:func:`._decision_loops.greedy_curve`, the very same float operations);
     :func:`replay_greedy` is the call-by-call reference, and computes the two argument sets
     whose arithmetic Python refuses (``factor=0``, a smoothing window under 1)."""
     series = _metrics(context)
     state = _Greedy(params, context)  # checks the per-group arguments
     if params.factor == 0.0 or (params.smooth and params.window_size < 1):
         return replay_greedy(params, context)
-    from warmstep.schedules._loops import greedy_curve  # imports numba: only when needed
+    from warmstep.schedules.adapters._decision_loops import (
+        greedy_curve,  # imports numba: only when needed
+    )
 
     lr = greedy_curve(
         series,

@@ -449,7 +449,9 @@ def simulate(root: Node, context: EvalContext) -> Curve:
 
 
 def _fold_every_step(lr0: FloatArray, writers: list[Ops], steps: int) -> FloatArray:
-    from warmstep.schedules._loops import fold_steps  # imports numba: only when needed
+    from warmstep.schedules.adapters.torch._fold_loop import (
+        fold_steps,  # imports numba: only when needed
+    )
 
     kind = np.stack([writer.kind for writer in writers])
     hard = bool(kind.size) and int(kind.max()) > MUL  # AFFINE, ADD, SWA read b and c

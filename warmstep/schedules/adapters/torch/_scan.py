@@ -9,7 +9,7 @@ no product can express, and no vectorised form can follow torch: its
 rounding near the bottom of a cosine (where ``lr - eta_min`` is tiny) is amplified afterwards, so
 any other evaluation order drifts from torch by up to ~1e-11 relative. A sequence with any of
 them is therefore folded write by write with torch's own expressions, in compiled code
-(:func:`warmstep.schedules._loops.fold_writes`, ~2 ns a write): exact at every length, signed
+(:func:`._fold_loop.fold_writes`, ~2 ns a write): exact at every length, signed
 zeros included (``a*(lr - 0) + 0`` is torch's expression even without ``eta_min``).
 """
 
@@ -32,7 +32,9 @@ def replay(lr0: FloatArray, ops: Ops) -> FloatArray:
     """The lr after each write, shape ``(groups, n)``, starting from ``lr0`` (shape (groups,))."""
     kind = np.asarray(ops.kind, np.int64)
     if kind.size and int(kind.max()) >= _FIRST_HARD:
-        from warmstep.schedules._loops import fold_writes  # imports numba: only when needed
+        from warmstep.schedules.adapters.torch._fold_loop import (
+            fold_writes,  # imports numba: only when needed
+        )
 
         a, b, c = ops.a, ops.b, ops.c
         return np.stack(

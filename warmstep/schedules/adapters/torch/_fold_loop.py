@@ -1,0 +1,72 @@
+"""torch's lr writes folded one after another in compiled code (see :mod:`._ops` for the writes).
+
+torch applies each write to the value the previous one left, with one Python float operation per
+write; a cosine with ``eta_min`` (``AFFINE``), a restart (``ADD``) or SWALR's anneal (``SWA``)
+depends on the previous value in a way no vectorised form follows (its rounding near the bottom
+of a cosine is amplified afterwards). These loops perform torch's own expressions in order, at
+~2 ns a write (:func:`warmstep.schedules._loops.compiled`: IEEE float64, no fast-math).
+
+Example: ``fold_writes(1.0, np.array([MUL, MUL]), np.array([0.5, 0.5]), z, z)`` with
+``z = np.zeros(2)`` gives ``[0.5, 0.25]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from warmstep.schedules._core import FloatArray
+from warmstep.schedules._loops import compiled
+from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
+
+__all__ = ["fold_steps", "fold_writes", "warm"]
+
+
+@compiled
+def _fold_steps(
+    lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray, out: FloatArray
+) -> None:
+    for i in range(kind.shape[1]):
+        for j in range(kind.shape[0]):
+            k = kind[j, i]
+            x = a[j, i]
+            if k == MUL:
+                lr = lr * x
+            elif k == AFFINE:
+                lr = x * (lr - b[j, i]) + b[j, i]
+            elif k == SET:
+                lr = x
+            elif k == ADD:
+                lr = lr + x
+            else:  # SWA: torch's expression; a weight of exactly 1 skips the division
+                y = b[j, i]
+                z = c[j, i]
+                lr = z * y + z * (1 - y) if x == 1.0 else z * y + (lr - x * z) / (1 - x) * (1 - y)
+        out[i] = lr
+
+
+def fold_steps(
+    lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray
+) -> FloatArray:
+    """One param group under ``k`` writers that each write once per step, in order (a
+    ChainedScheduler): parameters of shape ``(k, n)``; the lr after each step's last write,
+    starting from ``lr`` (torch applies each write to the value the previous one left; see
+    :mod:`..adapters.torch._ops` for the codes)."""
+    out = np.empty(kind.shape[1], np.float64)
+    _fold_steps(float(lr), kind, a, b, c, out)
+    return out
+
+
+def fold_writes(
+    lr: float, kind: IntArray, a: FloatArray, b: FloatArray, c: FloatArray
+) -> FloatArray:
+    """The lr after each write of one param group, starting from ``lr``: one writer."""
+    return fold_steps(lr, kind[None, :], a[None, :], b[None, :], c[None, :])
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) the fold for the argument types callers pass."""
+    floats = np.zeros(2, np.float64)
+    read_only = np.broadcast_to(np.float64(0.0), (2,))
+    kinds = np.array([MUL, AFFINE], np.int64)
+    fold_writes(1.0, kinds, floats, floats, floats)
+    fold_writes(1.0, kinds, floats, read_only, read_only)
