@@ -4,6 +4,7 @@ processes (an embedded Redis, one front end, workers) each benchmark starts for 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import statistics
 import subprocess
@@ -104,13 +105,28 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector off, as ``timeit`` times code: a collection of what
+    earlier rows left would otherwise land in whichever row runs next. (No collection first:
+    that leaves the next call's memory cold, 2-3x slower on this VM.)"""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """Fastest wall time of ``repeats`` calls, in seconds."""
+    """Fastest wall time of ``repeats`` calls, in seconds (garbage collector off)."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        with no_gc():
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
     return min(times)
 
 

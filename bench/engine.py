@@ -24,7 +24,7 @@ import torch
 import transformers.optimization as hf
 from torch.optim import lr_scheduler, swa_utils
 
-from bench._common import Size, Table, best_of
+from bench._common import Size, Table, best_of, no_gc
 from bench.specs import spec_for
 from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
@@ -80,16 +80,17 @@ def reference_seconds(kind: Kind, spec: dict[str, Any], steps: int) -> float | N
         metrics = metric_series(steps).tolist() if kind.takes_metrics else None
         groups = opt.param_groups
         out: list[list[float]] = []
-        start = time.perf_counter()
-        if metrics is None:
-            for _ in range(steps):
-                out.append([g["lr"] for g in groups])
-                sched.step()
-        else:
-            for i in range(steps):
-                out.append([g["lr"] for g in groups])
-                sched.step(metrics[i])
-        return time.perf_counter() - start
+        with no_gc():
+            start = time.perf_counter()
+            if metrics is None:
+                for _ in range(steps):
+                    out.append([g["lr"] for g in groups])
+                    sched.step()
+            else:
+                for i in range(steps):
+                    out.append([g["lr"] for g in groups])
+                    sched.step(metrics[i])
+            return time.perf_counter() - start
 
 
 def best_reference_seconds(
