@@ -22,30 +22,27 @@ Example: ``pow_like_python(np.array([0.95]), np.array([7.0]))[0] == 0.95 ** 7``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 
 
-def pow_like_python(base: FloatArray, exponent: FloatArray) -> FloatArray:
-    """``base ** exponent`` elementwise, bit-identical to Python's ``float.__pow__`` (and raising
-    what it raises: OverflowError, ZeroDivisionError, ValueError for a complex result)."""
+def pow_like_python(base: FloatArray | float, exponent: FloatArray | float) -> FloatArray:
+    """``base ** exponent`` elementwise (either may be one number), bit-identical to Python's
+    ``float.__pow__`` (and raising what it raises: OverflowError, ZeroDivisionError, ValueError
+    for a complex result)."""
     from warmstep.schedules._loops import powers  # imports numba: only when needed
 
-    base, exponent = np.broadcast_arrays(
-        np.asarray(base, np.float64), np.asarray(exponent, np.float64)
-    )
-    out = np.empty(base.shape, np.float64)
-    if base.size == 0:
-        return out
-    flat_base = np.ascontiguousarray(base).reshape(-1)
-    flat_exponent = np.ascontiguousarray(exponent).reshape(-1)
-    flat_out = out.reshape(-1)
-    where = np.flatnonzero(powers(flat_base, flat_exponent, flat_out))
-    pairs = zip(flat_base[where].tolist(), flat_exponent[where].tolist(), strict=True)
-    flat_out[where] = [_python_pow(b, e) for b, e in pairs]
-    return out
+    if np.ndim(exponent) == 0 and float(exponent) == 1.0:  # x ** 1.0 is x, for every float
+        return np.array(base, np.float64)
+    arrays = [np.asarray(base, np.float64), np.asarray(exponent, np.float64)]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    # the one number (or smaller array) written out: the loop reads plain arrays
+    full = [a if a.shape == shape else np.broadcast_to(a, shape).copy() for a in arrays]
+    return _like_python(powers, _python_pow, *full)
 
 
 def _python_pow(base: float, exponent: float) -> float:
@@ -79,13 +76,25 @@ def unary_like_python(function: str, x: FloatArray) -> FloatArray:
     one of :data:`UNARY_FUNCTIONS`."""
     from warmstep.schedules._loops import unary  # imports numba: only when needed
 
-    x = np.asarray(x, np.float64)
-    out = np.empty(x.shape, np.float64)
-    if x.size == 0:
+    def compiled(values: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+        return unary(values, out, function)
+
+    return _like_python(compiled, getattr(math, function), np.asarray(x, np.float64))
+
+
+def _like_python(
+    compiled: Callable[..., npt.NDArray[np.bool_]],
+    python: Callable[..., float],
+    *arguments: FloatArray,
+) -> FloatArray:
+    """``compiled(*flat arguments, flat out)`` over the elements (arguments of one shape), then
+    ``python`` for the elements it leaves to Python (its flags), errors included."""
+    out = np.empty(arguments[0].shape, np.float64)
+    if out.size == 0:
         return out
-    flat_x = np.ascontiguousarray(x).reshape(-1)
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in arguments]
     flat_out = out.reshape(-1)
-    where = np.flatnonzero(unary(flat_x, flat_out, function))
-    python = getattr(math, function)
-    flat_out[where] = [python(v) for v in flat_x[where].tolist()]
+    where = np.flatnonzero(compiled(*flat, flat_out))
+    columns = [values[where].tolist() for values in flat]
+    flat_out[where] = [python(*element) for element in zip(*columns, strict=True)]
     return out

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["compiled", "powers", "unary", "warm"]
+__all__ = ["compiled", "inlined", "powers", "unary", "warm"]
 
 FloatArray = npt.NDArray[np.float64]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,7 +41,16 @@ _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
 def compiled(function: F) -> F:
     """``numba.njit`` as every loop of the engine uses it: no GIL, numpy's float error model
     (no exception checks), cached on disk where a cache location is writable."""
-    options: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
+    return _njit(function, {"nogil": True, "error_model": "numpy"})
+
+
+def inlined(function: F) -> F:
+    """:func:`compiled` for a small helper of other loops, written into each caller (a call per
+    step would cost more than the helper's work)."""
+    return _njit(function, {"nogil": True, "error_model": "numpy", "inline": "always"})
+
+
+def _njit(function: F, options: dict[str, Any]) -> F:
     try:
         return numba.njit(cache=True, **options)(function)  # type: ignore[no-any-return]
     except RuntimeError:  # no writable cache location: compile in each process
@@ -68,13 +77,7 @@ def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArr
     Python's ``**`` calls, on every core for long arrays; True where Python must compute it
     instead: a base that is not positive and finite, an exponent that is not finite, a result
     that is not a normal float (where Python raises, returns a complex, or checks ``errno``)."""
-    python = np.zeros(base.shape[0], np.bool_)
-
-    def work(lo: int, hi: int) -> None:
-        _powers(base[lo:hi], exponent[lo:hi], out[lo:hi], python[lo:hi])
-
-    in_slices(work, base.shape[0])
-    return python
+    return _flagged_pass(_powers, (base, exponent), out)
 
 
 @compiled
@@ -105,13 +108,20 @@ def unary(x: FloatArray, out: FloatArray, function: str) -> npt.NDArray[np.bool_
     with the C library's function, the one ``math`` calls, on every core for long arrays; True
     where Python must compute it instead (where ``math`` raises, returns a special value or
     checks ``errno``)."""
-    op = _UNARY[function]
-    python = np.zeros(x.shape[0], np.bool_)
+    return _flagged_pass(_unary, (x,), out, _UNARY[function])
+
+
+def _flagged_pass(
+    kernel: Callable[..., None], inputs: tuple[FloatArray, ...], out: FloatArray, *options: Any
+) -> npt.NDArray[np.bool_]:
+    """``kernel(*inputs, out, python, *options)`` over slices on every core; ``python``, the
+    elements the kernel leaves to Python, comes back."""
+    python = np.zeros(out.shape[0], np.bool_)
 
     def work(lo: int, hi: int) -> None:
-        _unary(x[lo:hi], out[lo:hi], python[lo:hi], op)
+        kernel(*(values[lo:hi] for values in inputs), out[lo:hi], python[lo:hi], *options)
 
-    in_slices(work, x.shape[0])
+    in_slices(work, out.shape[0])
     return python
 
 

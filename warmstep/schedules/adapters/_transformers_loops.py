@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
-from warmstep.schedules._loops import compiled
+from warmstep.schedules._loops import compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
 __all__ = [
@@ -63,9 +63,16 @@ def _run(kernel: Callable[..., int], steps: int, bases: FloatArray, *args: Any) 
     return out
 
 
-@compiled
+@inlined
 def _warmup(s: int, warmup: int) -> float:
     return float(s) / float(max(1, warmup))
+
+
+@inlined
+def _store(out: FloatArray, bases: FloatArray, s: int, value: float) -> None:
+    """LambdaLR's ``base_lr * λ(s)`` for every group."""
+    for g in range(bases.shape[0]):
+        out[g, s] = bases[g] * value
 
 
 @compiled
@@ -78,14 +85,17 @@ def _linear(
         else:
             value = float(training - s) / float(max(1, training - warmup))
             value = value if value > 0.0 else 0.0
-        for g in range(bases.shape[0]):
-            out[g, s] = bases[g] * value
+        _store(out, bases, s, value)
     return NO_FAILURE
 
 
 def linear(steps: int, bases: FloatArray, warmup: int, training: int) -> FloatArray:
     """``get_linear_schedule_with_warmup``: warmup, then ``max(0, (N - s) / max(1, N - W))``."""
     return _run(_linear, steps, bases, warmup, training)
+
+
+# How the warmup steps s < W are computed: the lambdas differ there.
+_RAMP, _RAMP_AHEAD, _RAMP_FROM_RATE = 0, 1, 2
 
 
 @compiled
@@ -97,15 +107,16 @@ def _cosine(
     cycles: float,
     rate: float,
     with_rate: bool,
+    ramp: int,
+    warmup_rate: float,
+    shift: int,
     bases: FloatArray,
     out: FloatArray,
 ) -> int:
     span = float(max(1, training - warmup))
     for s in range(lo, hi):
-        if s < warmup:
-            value = _warmup(s, warmup)
-        else:
-            progress = float(s - warmup) / span
+        if s >= warmup:
+            progress = float(s - warmup + shift) / span
             angle = math.pi * cycles * 2.0 * progress
             if math.isinf(angle):
                 return s
@@ -113,8 +124,13 @@ def _cosine(
             if with_rate:
                 value = value * (1 - rate) + rate
             value = value if value > 0.0 else 0.0
-        for g in range(bases.shape[0]):
-            out[g, s] = bases[g] * value
+        elif ramp == _RAMP_AHEAD:
+            value = (s + 1) / max(1, warmup)
+        elif ramp == _RAMP_FROM_RATE:
+            value = warmup_rate + (1.0 - warmup_rate) * float(s) / float(max(1, warmup - 1))
+        else:
+            value = _warmup(s, warmup)
+        _store(out, bases, s, value)
     return NO_FAILURE
 
 
@@ -130,40 +146,8 @@ def cosine(
     with ``rate`` (``get_cosine_with_min_lr_schedule_with_warmup``) the factor ``f`` becomes
     ``f·(1 - rate) + rate`` before the ``max``."""
     with_rate = rate is not None
-    return _run(_cosine, steps, bases, warmup, training, cycles, rate or 0.0, with_rate)
-
-
-@compiled
-def _cosine_lr_rate(
-    lo: int,
-    hi: int,
-    warmup: int,
-    training: int,
-    cycles: float,
-    rate: float,
-    warmup_rate: float,
-    with_warmup_rate: bool,
-    bases: FloatArray,
-    out: FloatArray,
-) -> int:
-    span = float(max(1, training - warmup))
-    for s in range(lo, hi):
-        if s < warmup:
-            if with_warmup_rate:
-                value = warmup_rate + (1.0 - warmup_rate) * float(s) / float(max(1, warmup - 1))
-            else:
-                value = (s + 1) / max(1, warmup)
-        else:
-            progress = float(s - warmup + 1) / span
-            angle = math.pi * cycles * 2.0 * progress
-            if math.isinf(angle):
-                return s
-            value = 0.5 * (1.0 + math.cos(angle))
-            value = value * (1 - rate) + rate
-            value = value if value > 0.0 else 0.0
-        for g in range(bases.shape[0]):
-            out[g, s] = bases[g] * value
-    return NO_FAILURE
+    args = (warmup, training, cycles, rate or 0.0, with_rate, _RAMP, 0.0, 0)
+    return _run(_cosine, steps, bases, *args)
 
 
 def cosine_lr_rate(
@@ -178,18 +162,9 @@ def cosine_lr_rate(
     """``get_cosine_with_min_lr_schedule_with_warmup_lr_rate``: warmup ``(s + 1) / max(1, W)``
     or ``r + (1 - r)·s / max(1, W - 1)``, then the min-rate cosine of
     ``p = (s - W + 1) / max(1, N - W)``."""
-    with_warmup_rate = warmup_rate is not None
-    return _run(
-        _cosine_lr_rate,
-        steps,
-        bases,
-        warmup,
-        training,
-        cycles,
-        rate,
-        warmup_rate or 0.0,
-        with_warmup_rate,
-    )
+    ramp = _RAMP_AHEAD if warmup_rate is None else _RAMP_FROM_RATE
+    args = (warmup, training, cycles, rate, True, ramp, warmup_rate or 0.0, 1)
+    return _run(_cosine, steps, bases, *args)
 
 
 @compiled
@@ -212,8 +187,7 @@ def _hard_restarts(
                     phase = 0.0
                 value = 0.5 * (1.0 + math.cos(math.pi * phase))
                 value = value if value > 0.0 else 0.0
-        for g in range(bases.shape[0]):
-            out[g, s] = bases[g] * value
+        _store(out, bases, s, value)
     return NO_FAILURE
 
 
@@ -238,8 +212,7 @@ def _inverse_sqrt(
             if not ratio > 0.0:  # Python: a domain error, or 1 / 0.0
                 return s
             value = 1.0 / math.sqrt(ratio)
-        for g in range(bases.shape[0]):
-            out[g, s] = bases[g] * value
+        _store(out, bases, s, value)
     return NO_FAILURE
 
 
@@ -269,8 +242,7 @@ def _polynomial(
         else:
             remaining = 1 - (s - warmup) / (training - warmup)
             value = ((lr_init - lr_end) * remaining**power + lr_end) / lr_init
-        for g in range(bases.shape[0]):
-            out[g, s] = bases[g] * value
+        _store(out, bases, s, value)
     return NO_FAILURE
 
 

@@ -29,7 +29,7 @@ __all__ = ["InverseSqrtParams", "TriStageParams", "rsqrt_like_python"]
 def rsqrt_like_python(n: FloatArray) -> FloatArray:
     """``n ** -0.5`` elementwise as Python computes it (the C library's ``pow``)."""
     n = np.asarray(n, np.float64)
-    return pow_like_python(n, np.full(n.shape, -0.5))
+    return pow_like_python(n, -0.5)
 
 
 class _FairseqLr(KindParams):

@@ -186,8 +186,7 @@ def _evaluate_poly(params: PolyScheduler, context: EvalContext) -> Curve:
         base = 1.0 - progress / max_steps
         # MXNet's pow() is Python's; without a decay span (max_update <= W) nothing computed
         # here is kept (see _held), and numpy's power gives it without Python's errors
-        exponent = np.full(base.shape, params.pwr)
-        decay = pow_like_python(base, exponent) if max_steps > 0 else np.power(base, exponent)
+        decay = pow_like_python(base, params.pwr) if max_steps > 0 else np.power(base, params.pwr)
         lr = params.final_lr + (params.base_lr - params.final_lr) * decay
     return _curve(context, params.with_warmup(n, _held(params, context, lr)))
 

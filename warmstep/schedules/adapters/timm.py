@@ -115,16 +115,9 @@ def integer_power(base: float, exponents: FloatArray) -> FloatArray:
                 return np.asarray(table, dtype=np.float64)[index]
     distinct, where = np.unique(exponents, return_inverse=True)
     if distinct.size > _SCALAR_POWERS:
-        return pow_like_python(np.full(exponents.shape, base), exponents)
+        return pow_like_python(base, exponents)
     values = np.array([math.pow(base, float(n)) for n in distinct], dtype=np.float64)
     return values[where.reshape(exponents.shape)]
-
-
-def _power(base: FloatArray, exponent: float) -> FloatArray:
-    """Python's ``base ** exponent`` (timm's own float power), bit for bit."""
-    if exponent == 1.0:  # x ** 1.0 is x
-        return np.asarray(base, np.float64)
-    return pow_like_python(base, np.full(np.shape(base), exponent))
 
 
 def cycle_position(
@@ -202,7 +195,7 @@ def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
     k = params.k_decay
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
-        return 1 + np.cos(np.pi * _power(t_curr, k) / _power(t_i, k))
+        return 1 + np.cos(np.pi * pow_like_python(t_curr, k) / pow_like_python(t_i, k))
 
     main = _cycled(params, context, term, half=True)
     return timm_curve(params, context, main, params.warmup_prefix)
@@ -250,7 +243,7 @@ def _poly(params: PolyLRSchedulerParams, context: EvalContext) -> Curve:
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return _power(1 - _power(t_curr, k) / _power(t_i, k), power)
+            return pow_like_python(1 - pow_like_python(t_curr, k) / pow_like_python(t_i, k), power)
 
     main = _cycled(params, context, term, half=False)
     return timm_curve(params, context, main, params.warmup_prefix)

@@ -75,7 +75,7 @@ def _stable(params: WSDLRSchedulerParams, t_s: FloatArray) -> FloatArray:
     timescale = params.warmup_t if params.stable_timescale is None else params.stable_timescale
     power = 0.5 if params.stable_fn == "rsqrt" else params.stable_power
     base = 1.0 + t_s / timescale
-    return pow_like_python(base, np.full(base.shape, -power))
+    return pow_like_python(base, -power)
 
 
 def _decay(params: WSDLRSchedulerParams, frac: FloatArray) -> FloatArray:
@@ -87,9 +87,9 @@ def _decay(params: WSDLRSchedulerParams, frac: FloatArray) -> FloatArray:
         case "cosine":
             return 0.5 * (1.0 + np.cos(np.pi * frac))
         case "power":
-            return 1.0 - pow_like_python(frac, np.full(frac.shape, params.decay_power))
+            return 1.0 - pow_like_python(frac, params.decay_power)
     ratio = params.decay_ratio
-    return (pow_like_python(np.full(frac.shape, ratio), frac) - ratio) / (1.0 - ratio)
+    return (pow_like_python(ratio, frac) - ratio) / (1.0 - ratio)
 
 
 def _wsd(params: WSDLRSchedulerParams, context: EvalContext) -> Curve:

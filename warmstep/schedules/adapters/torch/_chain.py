@@ -67,23 +67,22 @@ class Calls:
     leaves read one of the three, or none)."""
 
     def __init__(
-        self, kind: IntArray, prev_epoch: IntArray, epoch: IntArray, step_count: IntArray
+        self,
+        kind: IntArray,
+        prev_epoch: IntArray | None,
+        epoch: IntArray | None,
+        step_count: IntArray | None,
+        first: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
         self.kind = kind
-        self._prev_epoch: IntArray | None = prev_epoch
-        self._epoch: IntArray | None = epoch
-        self._step_count: IntArray | None = step_count
-        self._first = (0, 0, 0)  # epoch, step count and previous epoch of the first call
+        self._prev_epoch, self._epoch, self._step_count = prev_epoch, epoch, step_count
+        self._first = first  # epoch, step count and previous epoch of the first call (counting)
 
     @classmethod
     def counting(cls, kind: IntArray, epoch: int, step_count: int, prev_epoch: int) -> Calls:
         """Calls whose epoch and step count start at ``epoch`` and ``step_count`` and grow by
         one a call; the first call's previous epoch is ``prev_epoch``."""
-        none = np.empty(0, np.int64)
-        calls = cls(kind, none, none, none)
-        calls._prev_epoch = calls._epoch = calls._step_count = None
-        calls._first = (epoch, step_count, prev_epoch)
-        return calls
+        return cls(kind, None, None, None, (epoch, step_count, prev_epoch))
 
     def _counted(self, start: int) -> IntArray:
         return np.arange(start, start + self.size, dtype=np.int64)

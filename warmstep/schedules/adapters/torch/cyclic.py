@@ -98,7 +98,7 @@ class CyclicLeaf(Leaf):
                 )
             return np.asarray(1 / np.ldexp(1.0, z - 1), np.float64)
         try:
-            return pow_like_python(np.full(z.shape, self.p.gamma), z.astype(np.float64))
+            return pow_like_python(self.p.gamma, z.astype(np.float64))
         except OverflowError:
             raise InvalidArgument(
                 "torch raises OverflowError: gamma ** step overflows", field=f"{self.path}.gamma"

@@ -241,7 +241,7 @@ class PolynomialLeaf(Leaf):
         base = np.where(active, ratio, 1.0)
         if self.p.power < 0 and np.any(base == 0):
             raise _zero_division(self, "power", "0.0 cannot be raised to a negative power")
-        factor = np.where(active, pow_like_python(base, np.full(base.shape, self.p.power)), 1.0)
+        factor = np.where(active, pow_like_python(base, self.p.power), 1.0)
         at_zero = (1.0 - min(total, 0) / t) ** self.p.power
         return closed_form_or(calls, self, at_zero, multiply(factor, opt.lr.shape[0]))
 
@@ -258,7 +258,7 @@ class PolynomialLeaf(Leaf):
         base[:1] = remaining[:1] / 1.0  # e = 1: 1 - 0/t
         if self.p.power < 0 and np.any(base == 0):
             return None
-        factors = pow_like_python(base, np.full(base.shape, self.p.power))
+        factors = pow_like_python(base, self.p.power)
         every_call = e.shape[0] == total  # factors for calls 0, 1, ... total-1, in order
         return Multipliers(None if every_call else e - 1, factors[None, :])
 
