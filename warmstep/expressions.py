@@ -47,6 +47,7 @@ the lazy semantics exact.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -104,15 +105,23 @@ _REFUSED = {
 
 
 def compile_expression(source: str, variable: str, *, field: str) -> Expression:
-    """Parse and validate ``source`` as an expression in ``variable``; errors name ``field``."""
+    """Parse and validate ``source`` as an expression in ``variable``; errors name ``field``.
+
+    The last few compiled expressions are remembered (an :class:`Expression` is immutable):
+    a schedule is built afresh for each evaluation, and parsing and validating its lambda cost
+    more than evaluating a short curve. A refused expression raises each time."""
     if not variable.isidentifier() or variable == "math":
         raise ValueError(f"bad expression variable {variable!r}")
+    if not isinstance(source, str):
+        raise InvalidArgument("the expression must be a string", field=field)
+    return _compile(source, variable, field)
 
+
+@functools.lru_cache(maxsize=256)
+def _compile(source: str, variable: str, field: str) -> Expression:
     def refuse(message: str) -> InvalidArgument:
         return InvalidArgument(message, field=field)
 
-    if not isinstance(source, str):
-        raise refuse("the expression must be a string")
     if len(source) > MAX_SOURCE_CHARS:
         raise refuse(f"expression too long ({len(source)} > {MAX_SOURCE_CHARS} characters)")
     try:

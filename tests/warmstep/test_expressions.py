@@ -239,6 +239,21 @@ def test_refused_sources(source: str, message: str) -> None:
     assert caught.value.field == FIELD
 
 
+def test_compiled_expressions_are_remembered_per_field_and_refusals_are_not() -> None:
+    """A schedule is rebuilt for every evaluation: the same source compiles once, but each
+    field keeps its own (errors name it), and a refused source is refused every time."""
+    first = compile_expression("0.95 ** step", "step", field=FIELD)
+    assert compile_expression("0.95 ** step", "step", field=FIELD) is first
+    other = compile_expression("0.95 ** step", "step", field="schedule.lr_lambda[1]")
+    assert other is not first and other.field == "schedule.lr_lambda[1]"
+    for _ in range(2):
+        with pytest.raises(InvalidArgument, match="unknown name 'x'"):
+            compile_expression("x + step", "step", field=FIELD)
+    with pytest.raises(InvalidArgument, match="must be a string") as caught:
+        compile_expression(["step"], "step", field=FIELD)  # type: ignore[arg-type]
+    assert caught.value.field == FIELD
+
+
 def test_branch_errors_only_count_where_taken() -> None:
     expr = compile_expression("math.log(step) if step > 0 else 1 / 0", "step", field=FIELD)
     assert expr(np.arange(1, 4)).tolist() == [0.0, math.log(2), math.log(3)]

@@ -39,7 +39,7 @@ from warmstep.schedules.adapters import _transformers_loops as transformers_loop
 from warmstep.schedules.adapters import _transformers_metric as greedy
 from warmstep.schedules.adapters.torch import _chain, _scan
 from warmstep.schedules.adapters.torch import _fold_loop as fold_loop
-from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA
+from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA, make_ops
 
 Spec = dict[str, Any]
 
@@ -249,6 +249,15 @@ def test_compiled_fold_reads_broadcast_parameters() -> None:
     eta = np.broadcast_to(np.float64(1e-3), (1000,))  # read-only, stride 0
     got = fold_loop.fold_writes(0.1, kind, a, eta, eta)
     np.testing.assert_array_equal(got, _fold_reference(0.1, kind, a, eta.copy(), eta.copy()))
+
+
+def test_writes_broadcast_their_scalars_read_only() -> None:
+    ops = make_ops(AFFINE, np.full((2, 5), 0.5), 1e-3)
+    assert ops.kind.tolist() == [AFFINE] * 5 and ops.b.shape == ops.c.shape == (2, 5)
+    assert (ops.b == 1e-3).all() and (ops.c == 0.0).all() and np.isnan(ops.momentum).all()
+    for shared in (ops.kind, ops.b, ops.c, ops.momentum):
+        with pytest.raises(ValueError, match="read-only"):
+            shared[..., 0] = 1
 
 
 @pytest.mark.parametrize("milestones", [[5, 5, 12], [0, 3, 40], [1, 2, 3], [30, 60, 90]])

@@ -17,6 +17,7 @@ where the call writes none (whole columns: a call writes every group or none).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,12 +57,23 @@ def make_ops(
     n = a.shape[1]
     # Read-only broadcast views: nothing is copied until writes of several schedulers merge.
     return Ops(
-        kind=np.broadcast_to(np.asarray(kind, np.int64), (n,)),
+        kind=_broadcast(kind, np.int64, (n,)),
         a=a,
-        b=np.broadcast_to(np.asarray(b, np.float64), a.shape),
-        c=np.broadcast_to(np.asarray(c, np.float64), a.shape),
-        momentum=np.broadcast_to(np.nan if momentum is None else momentum, a.shape),
+        b=_broadcast(b, np.float64, a.shape),
+        c=_broadcast(c, np.float64, a.shape),
+        momentum=_broadcast(np.nan if momentum is None else momentum, np.float64, a.shape),
     )
+
+
+def _broadcast(value: object, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[Any]:
+    """``np.broadcast_to(np.asarray(value, dtype), shape)``; a scalar by a zero-stride view
+    built directly (a short curve builds a dozen of these, and ``broadcast_to`` costs ~2 µs)."""
+    array: npt.NDArray[Any] = np.asarray(value, dtype)
+    if array.ndim:
+        return np.broadcast_to(array, shape)
+    view: npt.NDArray[Any] = np.ndarray(shape, dtype, array.reshape(1), 0, (0,) * len(shape))
+    view.flags.writeable = False
+    return view
 
 
 def select_ops(condition: npt.NDArray[np.bool_], yes: Ops, no: Ops) -> Ops:

@@ -62,6 +62,8 @@ class CosineLeaf(Leaf):
                 "torch raises ZeroDivisionError: CosineAnnealingLR divides by T_max=0",
                 field=f"{self.path}.T_max",
             )
+        if not np.any(moving):  # the constructor's step (last_epoch 0): the lr as it is
+            return make_ops(MUL, np.ones((self.base_lrs.shape[0], n)))
         t = t_max or 1
         b = self.base_lrs[:, None]
         bump = (b - eta) * (1 - math.cos(math.pi / t)) / 2
