@@ -59,10 +59,13 @@ def cos_inplace(x: FloatArray) -> FloatArray:
 
 
 def in_slices(work: Callable[[int, int], None], n: int) -> None:
-    """``work(lo, hi)`` over consecutive slices that cover ``range(n)``: one slice per core on
-    the pool's threads when ``n`` is long (``work`` must release the GIL to gain from it, as
-    numpy's loops and the compiled loops of :mod:`._loops` do), else one call inline. Each
-    slice runs under the caller's numpy error state."""
+    """``work(lo, hi)`` over consecutive slices that cover ``range(n)``: one slice per core
+    when ``n`` is long (``work`` must release the GIL to gain from it, as numpy's loops and
+    the compiled loops of :mod:`._loops` do), else one call inline. The first slice runs on the
+    calling thread, the others on the pool's, each under the caller's numpy error state (two
+    woken pool threads were often queued on one core while the caller's core idled, halving a
+    millisecond-long pass). Returns, or raises the first slice's error, once every slice has
+    finished."""
     # The size test comes first: asking the kernel for the cores costs more than a short pass.
     threads = 1 if n < 2 * PARALLEL_MIN_VALUES else min(_threads(), n // PARALLEL_MIN_VALUES)
     if threads < 2:
@@ -71,9 +74,13 @@ def in_slices(work: Callable[[int, int], None], n: int) -> None:
     bounds = np.linspace(0, n, threads + 1).astype(int).tolist()
     state = np.geterr()
     pool = _executor(_threads())
-    jobs = [pool.submit(_under_state, work, lo, hi, state) for lo, hi in itertools.pairwise(bounds)]
-    for job in jobs:
-        job.result()
+    slices = list(itertools.pairwise(bounds))
+    jobs = [pool.submit(_under_state, work, lo, hi, state) for lo, hi in slices[1:]]
+    try:
+        work(*slices[0])  # the caller's own share, on its own thread
+    finally:
+        for job in jobs:
+            job.result()
 
 
 def _under_state(work: Callable[[int, int], None], lo: int, hi: int, state: Any) -> None:
