@@ -71,6 +71,10 @@ def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
         "PolynomialLR": {"total_iters": span, "power": float(rng.choice([1.0, 2.0, 0.5, 2.7]))},
         "MultiplicativeLR": {"lr_lambda": f"{gamma} ** (step % 3) * (1 - step / {steps + 7})"},
         "LambdaLR": {"lr_lambda": f"{gamma} ** step * min(1.0, (step + 1) / 7)"},
+        "CosineAnnealingLR": {  # T_max 0 raises; short periods restart (e = T+1 mod 2T)
+            "T_max": int(rng.choice([0, 1, 2, max(span // 5, 1), span + 1])),
+            "eta_min": float(rng.choice([0.0, 1e-3, rng.uniform(0.0, 2.0)])),
+        },
     }[kind] | {"type": kind}
 
 
@@ -85,6 +89,7 @@ def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
         "PolynomialLR",
         "MultiplicativeLR",
         "LambdaLR",
+        "CosineAnnealingLR",
     ],
 )
 def test_torch_standalone_matches_simulation(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -344,6 +349,14 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
     """Thousands of history-dependent writes in a row, folded in compiled code, against torch."""
     expected, _ = torch_curve(spec, 12_000, [0.1, 0.37])
     np.testing.assert_array_equal(_curve(spec, 12_000, [0.1, 0.37]), expected)
+
+
+def test_a_long_cosine_annealing_matches_torch_on_every_core() -> None:
+    """Past two slices of 2**17 epochs: the cosine ratios come from several threads (each slice
+    computes the one cosine before it), the fold runs once over all of them."""
+    spec = {"type": "CosineAnnealingLR", "T_max": 120_000, "eta_min": 1e-3}
+    expected, _ = torch_curve(spec, 300_000, [0.1])
+    np.testing.assert_array_equal(_curve(spec, 300_000, [0.1]), expected)
 
 
 def test_segment_products_match_python() -> None:

@@ -245,6 +245,12 @@ class Leaf:
         calls as multiplications (:mod:`._fast`), or None where :meth:`ops` must run."""
         return None
 
+    def standalone_curve(self, lr0: FloatArray, steps: int) -> FloatArray | None:
+        """As the whole schedule, right after construction (the lr then ``lr0``): the curve of
+        ``steps`` values, ``(groups, steps)``, computed by the leaf itself, or None where
+        :meth:`standalone` or :meth:`ops` must run."""
+        return None
+
     def construct(self, opt: Optimizer) -> None:
         self.base_lrs = opt.setdefault_initial_lr()
         self.initial_step(opt)
@@ -423,6 +429,10 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     momentum0 = None if opt.momentum is None else opt.momentum.copy()
     total = max(context.steps - 1, 0)
     standalone = FAST_PATHS and isinstance(root, Leaf) and momentum0 is None
+    if standalone and isinstance(root, Leaf):
+        curve = root.standalone_curve(lr0, context.steps)
+        if curve is not None:
+            return Curve(lr=curve, momentum=None)
     fast = root.standalone(total) if standalone and isinstance(root, Leaf) else None
     if fast is not None:
         return Curve(lr=expand(lr0, fast, context.steps), momentum=None)

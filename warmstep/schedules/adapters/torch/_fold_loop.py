@@ -12,13 +12,18 @@ Example: ``fold_writes(1.0, np.array([MUL, MUL]), np.array([0.5, 0.5]), z, z)`` 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._loops import compiled
+from warmstep.schedules._parallel import in_slices
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
 
-__all__ = ["fold_steps", "fold_writes", "warm"]
+__all__ = ["cosine_annealing", "fold_steps", "fold_writes", "warm"]
+
+CHUNK = 256  # epochs per pass of the cosine ratios: the buffer stays in the first-level cache
 
 
 @compiled
@@ -63,6 +68,53 @@ def fold_writes(
     return fold_steps(lr, kind[None, :], a[None, :], b[None, :], c[None, :])
 
 
+@compiled
+def _cosine_ratios(lo: int, hi: int, t: int, ratio: FloatArray) -> None:
+    """``ratio[i] = (1 + cos(pi*e/t)) / (1 + cos(pi*(e-1)/t))`` at epoch ``e = i + 1``, for
+    ``i`` in ``lo .. hi-1``: each chunk's cosines (one more than its ratios) in a tight loop."""
+    values = np.empty(CHUNK + 1, np.float64)
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        for j in range(m + 1):
+            values[j] = math.pi * (start + j) / t  # epoch start + j
+        for j in range(m + 1):
+            values[j] = math.cos(values[j])
+        for j in range(m):
+            ratio[start + j] = (1 + values[j + 1]) / (1 + values[j])
+
+
+@compiled
+def _cosine_annealing_fold(
+    lr: float, t: int, eta: float, bump: float, ratio: FloatArray, out: FloatArray
+) -> None:
+    for i in range(ratio.shape[0]):
+        e = i + 1
+        if e > t and (e - 1 - t) % (2 * t) == 0:  # torch's restart epoch, e = t+1 (mod 2t)
+            lr = lr + bump
+        else:
+            lr = ratio[i] * (lr - eta) + eta
+        out[i] = lr
+
+
+def cosine_annealing(
+    lr0: FloatArray, t: int, eta: float, bump: FloatArray, steps: int
+) -> FloatArray:
+    """CosineAnnealingLR on its own (``T_max = t > 0``), shape ``(groups, steps)``: ``lr0`` after
+    construction, then the lr after each ``step()``: ``ratio * (lr - eta) + eta`` with torch's
+    ratio of consecutive ``1 + cos``, or ``lr + bump[g]`` at a restart epoch. The ratios on
+    every core, then one sequential fold per group (each write rounds the previous one's
+    result, as torch's loop does)."""
+    total = max(steps - 1, 0)
+    ratio = np.empty(total, np.float64)
+    in_slices(lambda lo, hi: _cosine_ratios(lo, hi, t, ratio), total)
+    out = np.empty((lr0.shape[0], steps), np.float64)
+    for g in range(lr0.shape[0]):
+        if steps:
+            out[g, 0] = lr0[g]
+        _cosine_annealing_fold(float(lr0[g]), t, eta, float(bump[g]), ratio, out[g, 1:])
+    return out
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) the fold for the argument types callers pass."""
     floats = np.zeros(2, np.float64)
@@ -70,3 +122,4 @@ def warm() -> None:
     kinds = np.array([MUL, AFFINE], np.int64)
     fold_writes(1.0, kinds, floats, floats, floats)
     fold_writes(1.0, kinds, floats, read_only, read_only)
+    cosine_annealing(np.ones(1, np.float64), 2, 0.0, np.zeros(1, np.float64), 3)

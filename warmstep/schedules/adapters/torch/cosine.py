@@ -87,6 +87,16 @@ class CosineLeaf(Leaf):
         return select_ops(calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged))
 
 
+    def standalone_curve(self, lr0: FloatArray, steps: int) -> FloatArray | None:
+        if self.p.T_max == 0:  # ops() names torch's ZeroDivisionError
+            return None
+        from warmstep.schedules.adapters.torch import _fold_loop
+
+        t, eta = self.p.T_max, self.p.eta_min
+        bump = (self.base_lrs - eta) * (1 - math.cos(math.pi / t)) / 2
+        return _fold_loop.cosine_annealing(lr0, t, eta, bump, steps)
+
+
 def _stepping(
     epoch: IntArray, t: int, eta: float, bump: FloatArray, first: FloatArray | None = None
 ) -> Ops:
