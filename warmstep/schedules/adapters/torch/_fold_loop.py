@@ -89,10 +89,8 @@ def _cosine_annealing_fold(
 ) -> None:
     for i in range(ratio.shape[0]):
         e = i + 1
-        if e > t and (e - 1 - t) % (2 * t) == 0:  # torch's restart epoch, e = t+1 (mod 2t)
-            lr = lr + bump
-        else:
-            lr = ratio[i] * (lr - eta) + eta
+        restart = e > t and (e - 1 - t) % (2 * t) == 0  # torch's e = t+1 (mod 2t)
+        lr = lr + bump if restart else ratio[i] * (lr - eta) + eta
         out[i] = lr
 
 
