@@ -86,7 +86,6 @@ class CosineLeaf(Leaf):
         closed = make_ops(SET, column(closed_value, n))
         return select_ops(calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged))
 
-
     def standalone_curve(self, lr0: FloatArray, steps: int) -> FloatArray | None:
         if self.p.T_max == 0:  # ops() names torch's ZeroDivisionError
             return None
