@@ -11,10 +11,12 @@ the caller's state: an invalid value still raises where the caller asked it to."
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,8 +28,22 @@ __all__ = ["PARALLEL_MIN_VALUES", "cos_inplace", "in_slices"]
 FloatArray = npt.NDArray[np.float64]
 
 PARALLEL_MIN_VALUES = 1 << 17  # per thread
+SLICES_PER_THREAD = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _cpu_reader() -> Callable[[], int] | None:
+    """The C library's ``sched_getcpu`` (glibc, musl), or None where there is none."""
+    try:
+        function = ctypes.CDLL(None).sched_getcpu
+    except (AttributeError, OSError):
+        return None
+    function.restype, function.argtypes = ctypes.c_int, []
+    return function
+
+
+_current_cpu = _cpu_reader()
 
 
 def _threads() -> int:
@@ -59,30 +75,80 @@ def cos_inplace(x: FloatArray) -> FloatArray:
 
 
 def in_slices(work: Callable[[int, int], None], n: int) -> None:
-    """``work(lo, hi)`` over consecutive slices that cover ``range(n)``: one slice per core
-    when ``n`` is long (``work`` must release the GIL to gain from it, as numpy's loops and
-    the compiled loops of :mod:`._loops` do), else one call inline. The first slice runs on the
-    calling thread, the others on the pool's, each under the caller's numpy error state (two
-    woken pool threads were often queued on one core while the caller's core idled, halving a
-    millisecond-long pass). Returns, or raises the first slice's error, once every slice has
-    finished."""
+    """``work(lo, hi)`` over consecutive slices that cover ``range(n)``, each slice once: on
+    every core when ``n`` is long (``work`` must release the GIL to gain from it, as numpy's
+    loops and the compiled loops of :mod:`._loops` do), else one call inline. Returns, or
+    raises the first error, once no slice is running.
+
+    A long pass is cut into :data:`SLICES_PER_THREAD` slices per core, handed out in order to
+    whichever thread asks next, the caller's own thread included, each slice under the
+    caller's numpy error state. A pool thread woken after a pause may start milliseconds late
+    (a virtual machine's idle core wakes slowly); fixed halves then left the caller waiting
+    for the late half, where shared slices let the caller go on with them."""
     # The size test comes first: asking the kernel for the cores costs more than a short pass.
     threads = 1 if n < 2 * PARALLEL_MIN_VALUES else min(_threads(), n // PARALLEL_MIN_VALUES)
     if threads < 2:
         work(0, n)
         return
-    bounds = np.linspace(0, n, threads + 1).astype(int).tolist()
+    bounds = np.linspace(0, n, threads * SLICES_PER_THREAD + 1).astype(int).tolist()
+    slices = _Slices(list(itertools.pairwise(bounds)), work)
     state = np.geterr()
     pool = _executor(_threads())
-    slices = list(itertools.pairwise(bounds))
-    jobs = [pool.submit(_under_state, work, lo, hi, state) for lo, hi in slices[1:]]
+    caller = _current_cpu() if _current_cpu is not None else -1
+    helpers = [pool.submit(_drain_beside, slices, state, caller) for _ in range(threads - 1)]
     try:
-        work(*slices[0])  # the caller's own share, on its own thread
+        slices.drain()
     finally:
-        for job in jobs:
-            job.result()
+        for helper in helpers:
+            helper.result()
 
 
-def _under_state(work: Callable[[int, int], None], lo: int, hi: int, state: Any) -> None:
-    with np.errstate(**state):
-        work(lo, hi)
+class _Slices:
+    """Slices of one pass, handed out in order; none after one has failed."""
+
+    def __init__(self, slices: list[tuple[int, int]], work: Callable[[int, int], None]) -> None:
+        self._slices = slices
+        self._work = work
+        self._next = 0
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def _take(self) -> tuple[int, int] | None:
+        with self._lock:
+            if self._failed or self._next >= len(self._slices):
+                return None
+            self._next += 1
+            return self._slices[self._next - 1]
+
+    def drain(self) -> None:
+        while (bounds := self._take()) is not None:
+            try:
+                self._work(*bounds)
+            except BaseException:
+                self._failed = True
+                raise
+
+
+def _drain_beside(slices: _Slices, state: Any, caller_cpu: int) -> None:
+    with np.errstate(**state), _off_cpu(caller_cpu):
+        slices.drain()
+
+
+@contextlib.contextmanager
+def _off_cpu(cpu: int) -> Iterator[None]:
+    """Run the block away from core ``cpu`` if this thread is on it (and may run elsewhere):
+    the kernel wakes a thread on its waker's core, where it would share the caller's core
+    while another idles."""
+    if _current_cpu is None or cpu < 0 or _current_cpu() != cpu:
+        yield
+        return
+    allowed = os.sched_getaffinity(0)  # 0: this thread
+    others = allowed - {cpu}
+    if not others:
+        yield
+        return
+    os.sched_setaffinity(0, others)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
