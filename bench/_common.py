@@ -39,6 +39,7 @@ class Size:
     followers: tuple[int, ...]
     follow_steps: int
     queue_jobs: int
+    short_steps: int = 1_000  # engine: the short curve a dashboard asks for
 
 
 FULL = Size(
@@ -54,7 +55,7 @@ FULL = Size(
     200,
     1000,
 )
-TINY = Size("tiny", 2_000, 200, 1, (1_000,), 0.2, (10, 2), 1, (1, 2), 5, 4)
+TINY = Size("tiny", 2_000, 200, 1, (1_000,), 0.2, (10, 2), 1, (1, 2), 5, 4, 100)
 
 
 @dataclass

@@ -111,6 +111,43 @@ def engine_seconds(kind: Kind, spec: dict[str, Any], steps: int, repeats: int) -
         )
 
 
+SHORT_CALLS = 50  # engine calls per timed run of a short curve
+
+
+def short_curve_table(size: Size) -> Table:
+    """Every kind at ``size.short_steps`` steps (a dashboard's query): the engine's time per
+    call (the fastest of ``size.repeats`` runs of :data:`SHORT_CALLS` calls each, resolution
+    included) against the real scheduler stepped as often (fastest of as many runs)."""
+    n = size.short_steps
+    table = Table(
+        f"Engine: {n:,}-step curve per kind (a dashboard's query) vs stepping the real scheduler",
+        ["kind", "library", "engine us", "reference us", "ratio"],
+    )
+    for kind in all_kinds():
+        spec = spec_for(kind.library.value, kind.name, n)
+        metrics = metric_series(n) if kind.takes_metrics else None
+
+        def calls(spec: dict[str, Any] = spec, metrics: Any = metrics) -> None:
+            for _ in range(SHORT_CALLS):
+                resolve_spec(spec).evaluate(EvalContext(n, BASE_LR, metrics))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the engine must not warn
+            engine = best_of(size.repeats, calls) / SHORT_CALLS
+        ref = best_reference_seconds(kind, spec, n, size.repeats)
+        if ref is None:
+            table.add(kind.name, kind.library.value, engine * 1e6, "-", "-")
+        else:
+            table.add(kind.name, kind.library.value, engine * 1e6, ref * 1e6, ref / engine)
+    table.notes.append(
+        f"engine: fastest of {size.repeats} runs of {SHORT_CALLS} calls of resolve_spec(spec)"
+        f".evaluate(EvalContext({n}, [0.1])), per call; reference: fastest of {size.repeats} runs "
+        f"of {n:,} steps of the real scheduler (read lr, step()); no target: a short curve's "
+        "cost is the engine's fixed cost per query (validation, the torch chain's set-up)"
+    )
+    return table
+
+
 def profile_kind(kind: Kind, steps: int, top: int = 8) -> str:
     spec = spec_for(kind.library.value, kind.name, steps)
     metrics = metric_series(steps) if kind.takes_metrics else None
@@ -166,9 +203,10 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
         f"{math.exp(sum(math.log(r) for r in ratios) / max(len(ratios), 1)):.0f}x, "
         f"below {TARGET:.0f}x: {', '.join(k.name for k in misses) or 'none'}",
     ]
+    tables = [table, short_curve_table(size)]
     if profile:
         for kind in misses:
             table.notes.append(
                 f"profile of {kind.name} (cProfile, tottime):\n" + profile_kind(kind, n)
             )
-    return [table]
+    return tables

@@ -15,3 +15,5 @@ def test_benchmark_runs_and_prints_its_table(name: str, capsys: pytest.CaptureFi
     assert out.count("\n## ") >= 1, out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) >= 3, out  # a header and at least two rows of figures
+    if name == "engine":  # the long curves and the short ones a dashboard asks for
+        assert out.count("\n## Engine: ") == 2 and "(a dashboard's query)" in out, out
