@@ -269,6 +269,29 @@ LONG_STEPS = 300_000  # past 2 * 2**17: the compiled lambdas run on several thre
         (ML, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
         (MLR, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
         (MLR, {W: 5_000, N: 260_000, "min_lr_rate": 0.05, "warmup_lr_rate": 0.01}),
+        (WSD, {W: 30_000, "num_decay_steps": 50_000, N: 250_000, "num_cycles": 0.7}),
+        (
+            WSD,
+            {
+                W: 20_000,
+                "num_decay_steps": 90_000,
+                "num_stable_steps": 150_000,
+                "warmup_type": "cosine",
+                "decay_type": "1-sqrt",
+                "min_lr_ratio": 0.1,
+            },
+        ),
+        (
+            WSD,
+            {
+                W: 150_000,
+                "num_decay_steps": 100_000,
+                N: 200_000,  # a negative stable phase: the decay starts inside the warmup
+                "warmup_type": "1-sqrt",
+                "decay_type": "linear",
+                "num_cycles": 1.5,
+            },
+        ),
     ],
     ids=[
         "linear",
@@ -279,6 +302,9 @@ LONG_STEPS = 300_000  # past 2 * 2**17: the compiled lambdas run on several thre
         "min-lr",
         "min-lr-rate",
         "min-lr-rate-warmup",
+        "wsd",
+        "wsd-cosine-1-sqrt",
+        "wsd-negative-stable",
     ],
 )
 def test_long_curves_match_the_library_lambdas(name: str, kwargs: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "linear",
     "polynomial",
     "warm",
+    "wsd",
 ]
 
 NO_FAILURE = -1
@@ -314,6 +315,76 @@ def polynomial(
     return _run(_polynomial, steps, bases, warmup, training, lr_end, power, lr_init)
 
 
+WSD_SHAPES = {"linear": 0, "cosine": 1, "1-sqrt": 2}
+_LINEAR, _COSINE = WSD_SHAPES["linear"], WSD_SHAPES["cosine"]
+
+
+@compiled
+def _wsd(
+    lo: int,
+    hi: int,
+    warmup: int,
+    stable: int,
+    decay: int,
+    rise: int,
+    fall: int,
+    ratio: float,
+    cycles: float,
+    bases: FloatArray,
+    out: FloatArray,
+) -> int:
+    values = np.empty(CHUNK, np.float64)
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        for i in range(m):
+            s = start + i
+            if s < warmup:
+                progress = float(s) / float(max(1, warmup))
+                if rise == _LINEAR:
+                    factor = progress
+                elif rise == _COSINE:
+                    factor = 0.5 * (1.0 - math.cos(math.pi * progress))
+                else:
+                    factor = 1.0 - math.sqrt(1.0 - progress)
+            elif s < warmup + stable:
+                values[i] = 1.0
+                continue
+            elif s < warmup + stable + decay:
+                progress = float(s - warmup - stable) / float(max(1, decay))
+                if fall == _LINEAR:
+                    factor = 1.0 - progress
+                elif fall == _COSINE:
+                    factor = 0.5 * (1.0 + math.cos(math.pi * cycles * 2.0 * progress))
+                else:
+                    factor = 1.0 - math.sqrt(progress)
+            else:
+                values[i] = ratio
+                continue
+            factor = factor * (1.0 - ratio) + ratio
+            values[i] = factor if factor > 0.0 else 0.0
+        _store_chunk(out, bases, start, values, m)
+    return NO_FAILURE
+
+
+def wsd(
+    steps: int,
+    bases: FloatArray,
+    warmup: int,
+    stable: int,
+    decay: int,
+    rise: str,
+    fall: str,
+    ratio: float,
+    cycles: float,
+) -> FloatArray:
+    """``get_wsd_schedule``'s lambda, its if-chain as the library's: warmup ``s < W`` (shape
+    ``rise`` of ``p = s / max(1, W)``), stable ``s < W + S`` (1), decay ``s < W + S + D``
+    (shape ``fall`` of ``p = (s - W - S) / max(1, D)``), then ``ratio``; warmup and decay
+    ``max(0, f·(1 - ratio) + ratio)``. Shapes: 'linear', 'cosine', '1-sqrt'."""
+    args = (warmup, stable, decay, WSD_SHAPES[rise], WSD_SHAPES[fall], ratio, cycles)
+    return _run(_wsd, steps, bases, *args)
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop."""
     bases = np.ones(1, np.float64)
@@ -323,3 +394,4 @@ def warm() -> None:
     hard_restarts(2, bases, 1, 2, 1.0)
     inverse_sqrt(2, bases, 1, 1)
     polynomial(2, bases, 1, 2, 0.0, 1.0, 1.0)
+    wsd(2, bases, 1, 0, 1, "linear", "cosine", 0.0, 0.5)

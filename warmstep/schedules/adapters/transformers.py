@@ -3,8 +3,9 @@
 Every ``get_*_schedule*`` returns a torch ``LambdaLR(optimizer, λ)``, so value i (the lr of
 optimizer update i) is ``b_g · λ(i)`` for each group's base lr ``b_g``, computed in float64 with
 the library's own operation order: the linear, cosine (both min-lr kinds too), hard-restart,
-polynomial and inverse-sqrt lambdas as compiled loops (:mod:`._transformers_loops`), the others
-with numpy. ``optimizer`` is implied and ``last_epoch`` is not an argument.
+polynomial, inverse-sqrt and warmup-stable-decay lambdas as compiled loops
+(:mod:`._transformers_loops`), the others with numpy. ``optimizer`` is implied and
+``last_epoch`` is not an argument.
 ``get_reduce_on_plateau_schedule`` and ``get_greedy_schedule`` are metric-driven
 (:mod:`._transformers_metric`); ``get_scheduler`` dispatches by name.
 
@@ -16,7 +17,6 @@ to the optimizer constructor, and use it for every group. Here it is the optiona
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -70,12 +70,6 @@ def _warmup(s: FloatArray, warmup: int, body: FloatArray) -> FloatArray:
     ramp = int(np.searchsorted(s, warmup, side="left"))
     body[:ramp] = s[:ramp] / float(max(1, warmup))
     return body
-
-
-def _positive(x: FloatArray) -> FloatArray:
-    """Python's ``max(0.0, x)``, in place: +0.0 for x ≤ 0 (and NaN), x otherwise."""
-    np.copyto(x, 0.0, where=~(x > 0.0))
-    return x
 
 
 def _optimizer_lr(value: float | None, context: EvalContext) -> float:
@@ -318,33 +312,21 @@ def _min_lr_rate(p: MinLrRateParams, context: EvalContext) -> Curve:
     return Curve(lr=lr)
 
 
-def _wsd_shape(kind: Shape, p: FloatArray, cycles: float, rising: bool) -> FloatArray:
-    q = np.clip(p, 0.0, 1.0)  # only the selected phase is used; clipping keeps sqrt defined
-    if kind == "linear":
-        return p if rising else 1.0 - p
-    if kind == "cosine":
-        if rising:
-            return 0.5 * (1.0 - np.cos(math.pi * p))
-        return 0.5 * (1.0 + np.cos(math.pi * cycles * 2.0 * p))
-    return 1.0 - np.sqrt(1.0 - q) if rising else 1.0 - np.sqrt(q)
-
-
 def _wsd(p: WsdParams, context: EvalContext) -> Curve:
-    s = _steps(context)
-    w, stable, d, m = p.num_warmup_steps, p.stable, p.num_decay_steps, p.min_lr_ratio
-    cycles = float(p.num_cycles)
-    # s increases: the phases are consecutive slices, each computed alone (the first phase
-    # whose end lies past s wins, as in the library's if-chain: a negative stable is none)
-    bounds = np.searchsorted(s, [w, w + stable, w + stable + d], side="left")
-    ends = np.maximum.accumulate(bounds).tolist()
-    lam = np.full(s.shape, float(m))  # past the decay
-    up = _wsd_shape(p.warmup_type, s[: ends[0]] / float(max(1, w)), cycles, rising=True)
-    lam[: ends[0]] = _positive(up * (1.0 - m) + m)
-    lam[ends[0] : ends[1]] = 1.0
-    down_p = (s[ends[1] : ends[2]] - w - stable) / float(max(1, d))
-    down = _wsd_shape(p.decay_type, down_p, cycles, rising=False)
-    lam[ends[1] : ends[2]] = _positive(down * (1.0 - m) + m)
-    return _scaled(context, lam)
+    from warmstep.schedules.adapters import _transformers_loops as loops
+
+    lr = loops.wsd(
+        context.steps,
+        context.base_lrs,
+        p.num_warmup_steps,
+        p.stable,
+        p.num_decay_steps,
+        p.warmup_type,
+        p.decay_type,
+        float(p.min_lr_ratio),
+        float(p.num_cycles),
+    )
+    return Curve(lr=lr)
 
 
 _MATHS: dict[str, tuple[type[KindParams], Evaluate, str]] = {
