@@ -177,8 +177,10 @@ def test_torch_composite_merges_match_general_merge(
         "ConstantLR",
         "PolynomialLR",
         "MultiplicativeLR",
+        "LambdaLR",
+        "CosineAnnealingLR",
     ]
-    for _ in range(40):
+    for _ in range(80):
         steps = int(rng.integers(1, 300))
         children = [
             _torch_spec(rng, str(rng.choice(kinds)), steps) for _ in range(int(rng.integers(1, 4)))

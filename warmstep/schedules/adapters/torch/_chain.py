@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,6 +35,9 @@ from warmstep.schedules.adapters.torch._scan import replay
 
 # Tests switch this off to compare the standalone fast paths (:mod:`._fast`) with the simulation.
 FAST_PATHS = True
+
+# A scheduler's next values from a given lr (see Leaf.segment).
+Segment = Callable[[FloatArray], FloatArray]
 
 # Call types a leaf receives.
 STEP, UPDATE0, INITIAL = 0, 1, 2
@@ -245,11 +249,17 @@ class Leaf:
         calls as multiplications (:mod:`._fast`), or None where :meth:`ops` must run."""
         return None
 
-    def standalone_curve(self, lr0: FloatArray, steps: int) -> FloatArray | None:
-        """As the whole schedule, right after construction (the lr then ``lr0``): the curve of
-        ``steps`` values, ``(groups, steps)``, computed by the leaf itself, or None where
-        :meth:`standalone` or :meth:`ops` must run."""
-        return None
+    def segment(self, steps: int) -> Segment | None:
+        """``steps`` values of this scheduler stepped on its own from a known point: right
+        after construction (the whole schedule), or right after a SequentialLR milestone's
+        ``step(0)`` (its epoch 0): a function of the lr at that point giving that lr, then the
+        lr after each of ``steps - 1`` ``step()`` calls (epochs 1, 2, ...), ``(groups, steps)``;
+        None where :meth:`ops` must run. Moves no counter. By default the multiplications of
+        :meth:`standalone`."""
+        multipliers = self.standalone(max(steps - 1, 0))
+        if multipliers is None:
+            return None
+        return lambda lr0: expand(lr0, multipliers, steps)
 
     def construct(self, opt: Optimizer) -> None:
         self.base_lrs = opt.setdefault_initial_lr()
@@ -374,6 +384,36 @@ class Sequential:
             mine = index == j
             child.calls(steps[mine], np.where(hit[mine], UPDATE0, STEP), opt, sink)
 
+    def by_segments(self, opt: Optimizer, lr0: FloatArray, steps: int) -> FloatArray | None:
+        """Right after construction, with leaves for children and milestones 1 <= m1 < m2 ...:
+        child 0 from ``lr0`` up to the first milestone, each next child from the value its
+        ``step(0)`` writes at its milestone (the simulation's own write), each run by
+        :meth:`Leaf.segment`. None, before any state moves, where a child has no segment."""
+        cuts = self.milestones
+        if not all(isinstance(child, Leaf) for child in self.children):
+            return None
+        if (cuts and cuts[0] < 1) or any(a >= b for a, b in itertools.pairwise(cuts)):
+            return None
+        bounds = [0, *(min(cut, steps) for cut in cuts), steps]
+        plan: list[tuple[Leaf, int, int, Segment]] = []
+        for child, lo, hi in zip(self.children, bounds, bounds[1:], strict=False):
+            if hi > lo:
+                assert isinstance(child, Leaf)
+                segment = child.segment(hi - lo)
+                if segment is None:
+                    return None
+                plan.append((child, lo, hi, segment))
+        out = np.empty((lr0.shape[0], steps), np.float64)
+        lr = lr0
+        for child, lo, hi, segment in plan:
+            if lo > 0:  # the milestone: step(0) writes the child's epoch-0 value
+                opt.lr = lr.copy()
+                child.step_now(opt, UPDATE0)
+                lr = opt.lr
+            out[:, lo:hi] = segment(lr)
+            lr = out[:, hi - 1]
+        return out
+
 
 class Chained:
     """``ChainedScheduler``: every child's ``step()`` in list order; no reset at construction."""
@@ -428,14 +468,10 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     lr0 = opt.lr.copy()
     momentum0 = None if opt.momentum is None else opt.momentum.copy()
     total = max(context.steps - 1, 0)
-    standalone = FAST_PATHS and isinstance(root, Leaf) and momentum0 is None
-    if standalone and isinstance(root, Leaf):
-        curve = root.standalone_curve(lr0, context.steps)
+    if FAST_PATHS and momentum0 is None:
+        curve = _by_segments(root, opt, lr0, context.steps)
         if curve is not None:
             return Curve(lr=curve, momentum=None)
-    fast = root.standalone(total) if standalone and isinstance(root, Leaf) else None
-    if fast is not None:
-        return Curve(lr=expand(lr0, fast, context.steps), momentum=None)
     sink = Sink(context.groups)
     steps = np.arange(1, total + 1, dtype=np.int64)
     root.calls(steps, np.full(total, STEP, np.int64), opt, sink)
@@ -455,6 +491,17 @@ def simulate(root: Node, context: EvalContext) -> Curve:
         filled = written if every_call else _forward_fill(written, momentum0)
         momentum = _sample(momentum0, filled, last_write, context.steps)
     return Curve(lr=lr, momentum=momentum)
+
+
+def _by_segments(root: Node, opt: Optimizer, lr0: FloatArray, steps: int) -> FloatArray | None:
+    """The curve from the leaves' own :meth:`Leaf.segment`, where ``root`` is a leaf or a
+    SequentialLR of leaves whose every active child has one, else None (nothing moved)."""
+    if isinstance(root, Leaf):
+        segment = root.segment(steps)
+        return None if segment is None else segment(lr0)
+    if isinstance(root, Sequential):
+        return root.by_segments(opt, lr0, steps)
+    return None
 
 
 def _fold_every_step(lr0: FloatArray, writers: list[Ops], steps: int) -> FloatArray:

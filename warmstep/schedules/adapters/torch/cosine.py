@@ -29,6 +29,7 @@ from warmstep.schedules.adapters.torch._chain import (
     Calls,
     Leaf,
     Optimizer,
+    Segment,
 )
 from warmstep.schedules.adapters.torch._kinds import column, torch_kind
 from warmstep.schedules.adapters.torch._ops import (
@@ -86,14 +87,14 @@ class CosineLeaf(Leaf):
         closed = make_ops(SET, column(closed_value, n))
         return select_ops(calls.kind == UPDATE0, closed, select_ops(moving, recursive, unchanged))
 
-    def standalone_curve(self, lr0: FloatArray, steps: int) -> FloatArray | None:
+    def segment(self, steps: int) -> Segment | None:
         if self.p.T_max == 0:  # ops() names torch's ZeroDivisionError
             return None
         from warmstep.schedules.adapters.torch import _fold_loop
 
         t, eta = self.p.T_max, self.p.eta_min
         bump = (self.base_lrs - eta) * (1 - math.cos(math.pi / t)) / 2
-        return _fold_loop.cosine_annealing(lr0, t, eta, bump, steps)
+        return lambda lr0: _fold_loop.cosine_annealing(lr0, t, eta, bump, steps)
 
 
 def _stepping(
