@@ -75,6 +75,11 @@ def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
             "T_max": int(rng.choice([0, 1, 2, max(span // 5, 1), span + 1])),
             "eta_min": float(rng.choice([0.0, 1e-3, rng.uniform(0.0, 2.0)])),
         },
+        "CosineAnnealingWarmRestarts": {
+            "T_0": int(rng.choice([1, 2, max(span // 4, 1), span + 1])),
+            "T_mult": int(rng.integers(1, 4)),
+            "eta_min": float(rng.choice([0.0, rng.uniform(0.0, 0.05)])),
+        },
     }[kind] | {"type": kind}
 
 
@@ -90,6 +95,7 @@ def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
         "MultiplicativeLR",
         "LambdaLR",
         "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
     ],
 )
 def test_torch_standalone_matches_simulation(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,6 +185,7 @@ def test_torch_composite_merges_match_general_merge(
         "MultiplicativeLR",
         "LambdaLR",
         "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
     ]
     for _ in range(80):
         steps = int(rng.integers(1, 300))

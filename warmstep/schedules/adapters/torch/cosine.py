@@ -168,6 +168,26 @@ class WarmRestartsLeaf(Leaf):
         lr += eta
         return make_ops(SET, lr)
 
+    def segment(self, steps: int) -> Segment | None:
+        """From position 0 (construction, or a milestone's ``step(0)``): the lr given, then
+        ``step()`` overwriting it at positions 1, 2, ... (no write depends on the lr)."""
+        b, eta = self.base_lrs[:, None], self.p.eta_min
+
+        def run(lr0: FloatArray) -> FloatArray:
+            out = np.empty((lr0.shape[0], steps), np.float64)
+            if steps:
+                out[:, 0] = lr0
+            if steps > 1:
+                cosine = cos_inplace(self._angles(1, steps - 1))
+                cosine += 1
+                written = out[:, 1:]
+                np.multiply(cosine[None, :], b - eta, out=written)
+                written /= 2
+                written += eta
+            return out
+
+        return run
+
     def _positions(self, calls: Calls) -> IntArray:
         stepping = calls.kind != UPDATE0
         # step() with last_epoch < 0 restarts at epoch 0 (T_cur=0, T_i=T_0); others count +1.
