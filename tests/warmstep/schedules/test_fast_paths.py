@@ -80,6 +80,11 @@ def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
             "T_mult": int(rng.integers(1, 4)),
             "eta_min": float(rng.choice([0.0, rng.uniform(0.0, 0.05)])),
         },
+        "SWALR": {
+            "swa_lr": float(rng.uniform(0.001, 0.5)),
+            "anneal_epochs": int(rng.choice([0, 1, 2, span])),
+            "anneal_strategy": str(rng.choice(["cos", "linear"])),
+        },
     }[kind] | {"type": kind}
 
 
@@ -96,6 +101,7 @@ def _torch_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
         "LambdaLR",
         "CosineAnnealingLR",
         "CosineAnnealingWarmRestarts",
+        "SWALR",
     ],
 )
 def test_torch_standalone_matches_simulation(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,6 +192,7 @@ def test_torch_composite_merges_match_general_merge(
         "LambdaLR",
         "CosineAnnealingLR",
         "CosineAnnealingWarmRestarts",
+        "SWALR",
     ]
     for _ in range(80):
         steps = int(rng.integers(1, 300))

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import field_validator
 
 from warmstep.schedules._core import FloatArray, KindParams
-from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer, Segment
 from warmstep.schedules.adapters.torch._kinds import per_group, torch_kind
 from warmstep.schedules.adapters.torch._ops import SWA, Ops, make_ops
 
@@ -40,9 +40,11 @@ class SWALeaf(Leaf):
         super().__init__(path, np.ones(groups))
         self.p = p
         self.swa_lrs = per_group(p.swa_lr, "swa_lr", path, groups)
+        self.fields: dict[str, FloatArray] = {}
 
     def construct(self, opt: Optimizer) -> None:
         opt.fields["swa_lr"] = self.swa_lrs.copy()
+        self.fields = opt.fields  # the groups' swa_lr: the last SWALR constructed sets it
         super().construct(opt)
 
     def _alpha(self, step: np.ndarray) -> FloatArray:
@@ -55,6 +57,40 @@ class SWALeaf(Leaf):
         inside = np.flatnonzero((t > 0) & (t < 1))
         alpha[inside] = (1 - np.cos(math.pi * t[inside])) / 2
         return alpha
+
+    def segment(self, steps: int) -> Segment | None:
+        """The next ``steps - 1`` ``step()`` calls from the lr given: the anneal's writes folded
+        as torch applies them, then ``swa_lr`` itself once the previous weight is 1 (torch's
+        ``swa_lr*1 + swa_lr*(1 - 1)``). The calls' step counts continue from this leaf's; the
+        ``swa_lr`` is the groups' when the calls run (another SWALR may have set it since)."""
+
+        def run(lr0: FloatArray) -> FloatArray:
+            from warmstep.schedules.adapters.torch._fold_loop import fold_writes
+
+            calls = max(steps - 1, 0)
+            out = np.empty((lr0.shape[0], steps), np.float64)
+            if steps:
+                out[:, 0] = lr0
+            # alpha_prev reaches 1 once step - 1 >= span, and stays there: the steps (the
+            # calls' _step_count - 1, counting up from this leaf's) past span + 2 are settled
+            span = max(1, self.p.anneal_epochs)
+            step = self.step_count + np.arange(min(calls, span + 2), dtype=np.int64)
+            if self.p.anneal_epochs == 0:
+                step = np.maximum(1, step)
+            annealing = int(np.count_nonzero(step - 1 < span))
+            weights = self._alpha(np.append(step[:annealing] - 1, step[annealing - 1 : annealing]))
+            alpha_prev, alpha = weights[:-1], weights[1:]
+            if self.p.anneal_epochs == 0:  # clamped steps need not count up by one
+                alpha_prev, alpha = self._alpha(step[:annealing] - 1), self._alpha(step[:annealing])
+            kinds = np.full(annealing, SWA, np.int64)
+            swa_lrs = self.fields["swa_lr"]
+            for g in range(lr0.shape[0]):
+                swa_lr = np.full(annealing, swa_lrs[g])
+                out[g, 1 : annealing + 1] = fold_writes(lr0[g], kinds, alpha_prev, alpha, swa_lr)
+                out[g, annealing + 1 :] = swa_lrs[g]
+            return out
+
+        return run
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         step = calls.step_count - 1
