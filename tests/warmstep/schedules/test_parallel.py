@@ -116,3 +116,22 @@ def test_a_pool_thread_steps_off_the_callers_core() -> None:
     thread.join()
     assert seen["inside"] != seen["here"] and seen["here"] not in seen["allowed"]  # type: ignore[operator]
     assert seen["after"] == seen["before"]
+
+
+def test_callers_on_many_threads_each_finish_their_own_pass() -> None:
+    """More concurrent passes than pool threads (a front end's threads evaluating long curves at
+    once): each caller drains its own slices, so none waits for a pool thread that is busy."""
+    n = PARALLEL_MIN_VALUES * 4
+    results: dict[int, np.ndarray] = {}
+
+    def one_pass(k: int) -> None:
+        x = np.random.default_rng(k).uniform(-50.0, 50.0, n)
+        results[k] = cos_inplace(x.copy()) - np.cos(x)
+
+    threads = [threading.Thread(target=one_pass, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(results) == list(range(8))
+    assert all(not diff.any() for diff in results.values())
