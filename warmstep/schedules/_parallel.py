@@ -100,7 +100,8 @@ def in_slices(work: Callable[[int, int], None], n: int) -> None:
         slices.drain()
     finally:
         for helper in helpers:
-            helper.result()
+            if not helper.cancel():  # a helper still queued (the pool busy) is not waited for
+                helper.result()
 
 
 class _Slices:
