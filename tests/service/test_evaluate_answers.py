@@ -155,3 +155,18 @@ def test_grpc_raw_series_are_the_values_as_little_endian_float64(stack: Stack) -
     np.testing.assert_array_equal(curve.lr, series_array(values.lr))
     assert curve.momentum is not None
     np.testing.assert_array_equal(curve.momentum, series_array(values.momentum))
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 200_003])  # lengths of 1-3 varint bytes
+def test_packed_series_are_the_message_protobuf_builds_from_the_floats(size: int) -> None:
+    from service.grpc.schedules import _series
+
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308, 0.1]
+    values = np.resize(np.array(special), size)
+    values[len(special) :] *= np.linspace(0.5, 1.0, max(size - len(special), 0))
+    block = np.stack([values, values[::-1]])
+    built = _series(block, raw=False)
+    expected = [schedules_pb2.Series(values=row.tolist()) for row in block]
+    assert [s.SerializeToString() for s in built] == [s.SerializeToString() for s in expected]
+    for series, row in zip(built, block, strict=True):
+        assert np.asarray(series.values).tobytes() == row.tobytes()  # NaN, -0.0 kept as they are
