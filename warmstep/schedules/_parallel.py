@@ -37,7 +37,7 @@ def _cpu_reader() -> Callable[[], int] | None:
     """The C library's ``sched_getcpu`` (glibc, musl), or None where there is none."""
     try:
         function = ctypes.CDLL(None).sched_getcpu
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, TypeError):  # TypeError: no CDLL(None) off POSIX
         return None
     function.restype, function.argtypes = ctypes.c_int, []
     return function
