@@ -215,10 +215,12 @@ def _hard_restarts(
         _store(out, bases, s, _warmup(s, warmup))
     span = float(max(1, training - warmup))
     values = np.empty(CHUNK, np.float64)
+    progress = np.empty(CHUNK, np.float64)
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
         for i in range(m):
-            phase = np.fmod(cycles * (float(start + i - warmup) / span), 1.0)
+            progress[i] = float(start + i - warmup) / span
+            phase = np.fmod(cycles * progress[i], 1.0)
             if phase < 0.0:  # Python's x % 1.0, exactly: the sign of the divisor
                 phase += 1.0  # (fmod itself is exact)
             elif phase == 0.0:
@@ -226,7 +228,7 @@ def _hard_restarts(
             values[i] = math.pi * phase
         _cos_in_place(values, m)
         for i in range(m):
-            if float(start + i - warmup) / span >= 1.0:
+            if progress[i] >= 1.0:
                 values[i] = 0.0
             else:
                 value = 0.5 * (1.0 + values[i])

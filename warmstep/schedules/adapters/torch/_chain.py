@@ -390,15 +390,15 @@ class Sequential:
         ``step(0)`` writes at its milestone (the simulation's own write), each run by
         :meth:`Leaf.segment`. None, before any state moves, where a child has no segment."""
         cuts = self.milestones
-        if not all(isinstance(child, Leaf) for child in self.children):
+        leaves = [child for child in self.children if isinstance(child, Leaf)]
+        if len(leaves) < len(self.children):
             return None
         if (cuts and cuts[0] < 1) or any(a >= b for a, b in itertools.pairwise(cuts)):
             return None
         bounds = [0, *(min(cut, steps) for cut in cuts), steps]
         plan: list[tuple[Leaf, int, int, Segment]] = []
-        for child, lo, hi in zip(self.children, bounds, bounds[1:], strict=False):
+        for child, lo, hi in zip(leaves, bounds, bounds[1:], strict=False):
             if hi > lo:
-                assert isinstance(child, Leaf)
                 segment = child.segment(hi - lo)
                 if segment is None:
                     return None

@@ -21,7 +21,7 @@ from warmstep.schedules._loops import compiled
 from warmstep.schedules._parallel import in_slices
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
 
-__all__ = ["cosine_annealing", "fold_steps", "fold_writes", "warm"]
+__all__ = ["cosine_annealing", "cosine_ratios", "fold_steps", "fold_writes", "warm"]
 
 CHUNK = 256  # epochs per pass of the cosine ratios: the buffer stays in the first-level cache
 
@@ -69,18 +69,27 @@ def fold_writes(
 
 
 @compiled
-def _cosine_ratios(lo: int, hi: int, t: int, ratio: FloatArray) -> None:
-    """``ratio[i] = (1 + cos(pi*e/t)) / (1 + cos(pi*(e-1)/t))`` at epoch ``e = i + 1``, for
+def _cosine_ratios(lo: int, hi: int, first: int, t: int, ratio: FloatArray) -> None:
+    """``ratio[i] = (1 + cos(pi*e/t)) / (1 + cos(pi*(e-1)/t))`` at epoch ``e = first + i``, for
     ``i`` in ``lo .. hi-1``: each chunk's cosines (one more than its ratios) in a tight loop."""
     values = np.empty(CHUNK + 1, np.float64)
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         for j in range(m + 1):
-            values[j] = math.pi * (start + j) / t  # epoch start + j
+            values[j] = math.pi * (first + start + j - 1) / t  # epoch e - 1 of ratio start + j
         for j in range(m + 1):
             values[j] = math.cos(values[j])
         for j in range(m):
             ratio[start + j] = (1 + values[j + 1]) / (1 + values[j])
+
+
+def cosine_ratios(first: int, t: int, n: int) -> FloatArray:
+    """CosineAnnealingLR's ``step()`` factor at the epochs ``first .. first + n - 1``, torch's
+    ``(1 + cos(pi*e/t)) / (1 + cos(pi*(e-1)/t))`` (inf or NaN where the divisor is 0: torch
+    adds at those epochs instead), on every core."""
+    ratio = np.empty(n, np.float64)
+    in_slices(lambda lo, hi: _cosine_ratios(lo, hi, first, t, ratio), n)
+    return ratio
 
 
 @compiled
@@ -102,9 +111,7 @@ def cosine_annealing(
     ratio of consecutive ``1 + cos``, or ``lr + bump[g]`` at a restart epoch. The ratios on
     every core, then one sequential fold per group (each write rounds the previous one's
     result, as torch's loop does)."""
-    total = max(steps - 1, 0)
-    ratio = np.empty(total, np.float64)
-    in_slices(lambda lo, hi: _cosine_ratios(lo, hi, t, ratio), total)
+    ratio = cosine_ratios(1, t, max(steps - 1, 0))
     out = np.empty((lr0.shape[0], steps), np.float64)
     for g in range(lr0.shape[0]):
         if steps:

@@ -100,17 +100,13 @@ class CosineLeaf(Leaf):
 def _stepping(
     epoch: IntArray, t: int, eta: float, bump: FloatArray, first: FloatArray | None = None
 ) -> Ops:
-    """The writes of ``step()`` calls whose epochs count up by one (``Leaf.advance``): the
-    cosine of each epoch is computed once and serves as the next call's divisor. ``first``:
-    the first call is ``_update_lr(0)`` instead, setting these per-group values."""
+    """The writes of ``step()`` calls whose epochs count up by one (``Leaf.advance``), with
+    torch's ratios (:func:`._fold_loop.cosine_ratios`). ``first``: the first call is
+    ``_update_lr(0)`` instead, setting these per-group values."""
+    from warmstep.schedules.adapters.torch._fold_loop import cosine_ratios
+
     n = epoch.shape[0]
-    one_plus = cos_inplace(math.pi * epoch / t)
-    one_plus += 1  # 1 + cos(pi*e/t) per call; the previous call's is this call's divisor
-    ratio = np.empty(n, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):  # 0 only before a restart
-        np.divide(one_plus[1:], one_plus[:-1], out=ratio[1:])
-        if n:
-            ratio[0] = one_plus[0] / (1 + math.cos(math.pi * (int(epoch[0]) - 1) / t))
+    ratio = cosine_ratios(int(epoch[0]) if n else 0, t, n)
     groups = bump.shape[0]
     a = ratio[None, :] if groups == 1 else np.repeat(ratio[None, :], groups, axis=0)
     kind = np.full(n, AFFINE, np.int64)

@@ -58,6 +58,23 @@ class SWALeaf(Leaf):
         alpha[inside] = (1 - np.cos(math.pi * t[inside])) / 2
         return alpha
 
+    def _steps(self, step_count: np.ndarray) -> np.ndarray:
+        """torch's ``step = _step_count - 1`` of each call (at least 1 when
+        ``anneal_epochs=0``)."""
+        step = np.asarray(step_count, np.int64) - 1
+        return np.maximum(1, step) if self.p.anneal_epochs == 0 else step
+
+    def _weights(self, step: np.ndarray) -> tuple[FloatArray, FloatArray]:
+        """``_alpha(step - 1)`` and ``_alpha(step)`` for non-decreasing steps, each weight
+        computed once (a call's weight is the next call's previous one)."""
+        if not step.size:
+            return np.empty(0, np.float64), np.empty(0, np.float64)
+        low = int(step[0]) - 1
+        table = self._alpha(np.arange(low, int(step[-1]) + 1, dtype=np.int64))
+        if table.shape[0] == step.shape[0] + 1:  # counting up by one
+            return table[:-1], table[1:]
+        return table[step - 1 - low], table[step - low]
+
     def segment(self, steps: int) -> Segment | None:
         """The next ``steps - 1`` ``step()`` calls from the lr given: the anneal's writes folded
         as torch applies them, then ``swa_lr`` itself once the previous weight is 1 (torch's
@@ -74,14 +91,9 @@ class SWALeaf(Leaf):
             # alpha_prev reaches 1 once step - 1 >= span, and stays there: the steps (the
             # calls' _step_count - 1, counting up from this leaf's) past span + 2 are settled
             span = max(1, self.p.anneal_epochs)
-            step = self.step_count + np.arange(min(calls, span + 2), dtype=np.int64)
-            if self.p.anneal_epochs == 0:
-                step = np.maximum(1, step)
+            step = self._steps(self.step_count + 1 + np.arange(min(calls, span + 2)))
             annealing = int(np.count_nonzero(step - 1 < span))
-            weights = self._alpha(np.append(step[:annealing] - 1, step[annealing - 1 : annealing]))
-            alpha_prev, alpha = weights[:-1], weights[1:]
-            if self.p.anneal_epochs == 0:  # clamped steps need not count up by one
-                alpha_prev, alpha = self._alpha(step[:annealing] - 1), self._alpha(step[:annealing])
+            alpha_prev, alpha = self._weights(step[:annealing])
             kinds = np.full(annealing, SWA, np.int64)
             swa_lrs = self.fields["swa_lr"]
             for g in range(lr0.shape[0]):
@@ -93,11 +105,7 @@ class SWALeaf(Leaf):
         return run
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
-        step = calls.step_count - 1
-        if self.p.anneal_epochs == 0:
-            step = np.maximum(1, step)
-        alpha_prev = self._alpha(step - 1)
-        alpha = self._alpha(step)
+        alpha_prev, alpha = self._weights(self._steps(calls.step_count))
         groups = opt.lr.shape[0]
         shape = (groups, calls.size)
         return make_ops(
