@@ -120,6 +120,10 @@ class Ctx:
 
     def check(self, bad: npt.ArrayLike, message: str) -> None:
         """Raise for the first element where ``bad`` holds (Python raises there)."""
+        if np.ndim(bad) == 0:  # one flag for every element: no need to spread it out
+            if bool(bad) and self.var.size:
+                self.fail(0, message)
+            return
         flags = np.broadcast_to(np.asarray(bad, dtype=bool), self.var.shape)
         if flags.any():
             self.fail(int(np.argmax(flags)), message)
@@ -131,9 +135,14 @@ class Ctx:
 
 
 def evaluate(tree: ast.expr, ctx: Ctx) -> FloatArray:
-    """The validated expression ``tree`` over every element of ``ctx``."""
+    """The validated expression ``tree`` over every element of ``ctx``: a new array, or, for
+    an expression that does not depend on the variable, one value repeated (a read-only view
+    with zero strides: callers that fold a constant factor see it as one)."""
     with np.errstate(all="ignore"):
-        return np.broadcast_to(_eval(tree, ctx).num, ctx.var.shape).astype(np.float64)
+        num = np.asarray(_eval(tree, ctx).num, np.float64)
+    if num.shape == ctx.var.shape:
+        return num
+    return np.broadcast_to(num, ctx.var.shape)
 
 
 def _const(value: float, is_int: bool) -> _Value:

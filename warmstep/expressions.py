@@ -213,17 +213,25 @@ def _arity_text(arities: tuple[int, ...]) -> str:
 class Expression:
     """A validated expression in one variable; call it on an array of the variable's values."""
 
-    __slots__ = ("_tree", "field", "source", "variable")
+    __slots__ = ("_constant", "_tree", "field", "source", "variable")
 
     def __init__(self, source: str, variable: str, field: str, tree: ast.expr) -> None:
         self.source, self.variable, self.field, self._tree = source, variable, field, tree
+        self._constant = not any(
+            isinstance(node, ast.Name) and node.id == variable for node in ast.walk(tree)
+        )
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r}, {self.variable!r})"
 
     def __call__(self, values: npt.ArrayLike) -> FloatArray:
-        """float64 array, same shape: ``float(f(v))`` per element (module docstring)."""
+        """float64 array, same shape: ``float(f(v))`` per element (module docstring). An
+        expression without the variable (MultiplicativeLR's ``0.95``) is evaluated once, at the
+        first value, and comes back as that value repeated (a read-only view)."""
         arr = np.asarray(values)
+        if self._constant and arr.size > 1:
+            first = self(arr.reshape(-1)[:1])
+            return np.broadcast_to(first.reshape(()), arr.shape)
         if arr.dtype.kind in "iub":
             if arr.size and (arr.max() >= MAX_INT or arr.min() <= -MAX_INT):
                 raise InvalidArgument(

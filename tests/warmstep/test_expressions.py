@@ -179,6 +179,18 @@ def test_shape_and_dtype_are_kept() -> None:
     assert compile_expression("3", "step", field=FIELD)(np.arange(4)).tolist() == [3.0] * 4
 
 
+def test_an_expression_without_the_variable_is_evaluated_once() -> None:
+    """MultiplicativeLR's ``0.95``: one value, repeated as a read-only zero-stride view (a
+    compiled fold reads it as one factor); errors still name the first step."""
+    out = compile_expression("0.9 * 0.99 + math.sin(1)", "step", field=FIELD)(np.arange(1, 7))
+    assert out.shape == (6,) and out.strides == (0,) and not out.flags.writeable
+    assert out.tolist() == [0.9 * 0.99 + math.sin(1)] * 6
+    two_d = compile_expression("2 ** 0.5", "step", field=FIELD)(np.arange(6).reshape(2, 3))
+    assert two_d.shape == (2, 3) and two_d.tolist() == [[2**0.5] * 3] * 2
+    with pytest.raises(InvalidArgument, match=r"division by zero at step=3"):
+        compile_expression("1 / (2 - 2)", "step", field=FIELD)(np.arange(3, 9))
+
+
 def test_error_names_field_and_first_failing_step() -> None:
     expr = compile_expression("1 / (step - 5) + 1 / (step - 3)", "step", field=FIELD)
     with pytest.raises(InvalidArgument) as caught:

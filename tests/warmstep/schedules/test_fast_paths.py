@@ -23,6 +23,7 @@ from warmstep.errors import InvalidArgument
 from warmstep.schedules import (
     EvalContext,
     _loops,
+    _parallel,
     prepare_compiled_loops,
     prepare_compiled_loops_soon,
     resolve_spec,
@@ -38,6 +39,7 @@ from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_loops as transformers_loops
 from warmstep.schedules.adapters import _transformers_metric as greedy
 from warmstep.schedules.adapters.torch import _chain, _scan
+from warmstep.schedules.adapters.torch import _cycle_loops as cycle_loops
 from warmstep.schedules.adapters.torch import _fold_loop as fold_loop
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA, make_ops
 
@@ -134,7 +136,7 @@ def _closed_form_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
         },
         "OneCycleLR": {
             "max_lr": float(rng.uniform(0.01, 1.0)),
-            "total_steps": steps + int(rng.integers(0, 5)),
+            "total_steps": steps + int(rng.integers(-3, 5)),  # steps - 1 past it raises
             "pct_start": float(rng.uniform(0.05, 0.5)),
             "anneal_strategy": str(rng.choice(["cos", "linear"])),
             "three_phase": bool(rng.integers(0, 2)),
@@ -152,22 +154,33 @@ def _closed_form_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
 def test_torch_closed_form_writes_match_the_replay(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Kinds whose every call sets the lr skip the replay and the momentum's forward fill; the
-    curves (lr and momentum) are the replayed ones bit for bit."""
+    """Kinds whose every call sets the lr skip the replay and the momentum's forward fill (and
+    CyclicLR and OneCycleLR alone are one compiled pass from the epoch): the curves (lr and
+    momentum) are the replayed ones bit for bit, and so are the errors."""
     rng = np.random.default_rng(len(kind) + 1)
     for _ in range(60):
         steps = int(rng.integers(1, 400))
         base = rng.uniform(0.001, 1.0, int(rng.integers(1, 3))).tolist()
         spec = _closed_form_spec(rng, kind, steps)
         context = EvalContext(steps, np.asarray(base, np.float64))
-        fast = resolve_spec(spec).evaluate(context)
+        fast = _evaluation_or_error(spec, context)
         with monkeypatch.context() as patch:
             patch.setattr(_chain, "FAST_PATHS", False)
-            slow = resolve_spec(spec).evaluate(context)
+            slow = _evaluation_or_error(spec, context)
+        if isinstance(slow, str) or isinstance(fast, str):
+            assert fast == slow, spec
+            continue
         np.testing.assert_array_equal(fast.lr, slow.lr, err_msg=str(spec))
         assert (fast.momentum is None) == (slow.momentum is None), spec
         if slow.momentum is not None:
             np.testing.assert_array_equal(fast.momentum, slow.momentum, err_msg=str(spec))
+
+
+def _evaluation_or_error(spec: Spec, context: EvalContext) -> Any:
+    try:
+        return resolve_spec(spec).evaluate(context)
+    except InvalidArgument as error:
+        return str(error)
 
 
 def _curve_or_error(spec: Spec, steps: int, base: list[float]) -> np.ndarray | str:
@@ -349,6 +362,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     assert decision_loops._plateau_reductions.signatures and decision_loops._greedy.signatures
     assert _loops._powers.signatures and _loops._unary.signatures
     assert transformers_loops._cosine.signatures and transformers_loops._polynomial.signatures
+    assert cycle_loops._cyclic.signatures and cycle_loops._phase.signatures
 
 
 @pytest.mark.parametrize(
@@ -365,6 +379,55 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
     """Thousands of history-dependent writes in a row, folded in compiled code, against torch."""
     expected, _ = torch_curve(spec, 12_000, [0.1, 0.37])
     np.testing.assert_array_equal(_curve(spec, 12_000, [0.1, 0.37]), expected)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "ExponentialLR", "gamma": 0.9999},
+        {"type": "MultiplicativeLR", "lr_lambda": "0.9999"},
+        {"type": "MultiplicativeLR", "lr_lambda": "0.9999 if step % 3 else 1.0002"},
+        {
+            "type": "ChainedScheduler",
+            "schedulers": [
+                {"type": "ConstantLR", "factor": 0.5, "total_iters": 900},
+                {"type": "ExponentialLR", "gamma": 0.99995},
+                {"type": "StepLR", "step_size": 7000, "gamma": 0.3},
+                {"type": "LambdaLR", "lr_lambda": "1.0 if step < 15000 else 0.5"},
+                {"type": "MultiplicativeLR", "lr_lambda": "0.99999"},
+            ],
+        },
+        {
+            "type": "CyclicLR",
+            "base_lr": [0.01, 0.02],
+            "max_lr": 0.1,
+            "step_size_up": 1500,
+            "step_size_down": 2200,
+            "mode": "triangular2",
+        },
+        {"type": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "step_size_up": 999},
+        {"type": "OneCycleLR", "max_lr": [0.1, 0.3], "total_steps": 20_000, "three_phase": True},
+    ],
+    ids=[
+        "exponential",
+        "multiplicative-constant",
+        "multiplicative",
+        "chained",
+        "cyclic-triangular2",
+        "cyclic",
+        "onecycle",
+    ],
+)
+def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the length where a factor at every call is folded in compiled code, and the
+    closed-form cycles written by several threads (slices of 1,024 epochs here): lr and
+    momentum against torch."""
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN_VALUES", 1024)
+    expected, momentum = torch_curve(spec, 20_000, [0.1, 0.37])
+    curve = resolve_spec(spec).evaluate(EvalContext(20_000, np.array([0.1, 0.37])))
+    np.testing.assert_array_equal(curve.lr, expected)
+    if curve.momentum is not None:
+        np.testing.assert_array_equal(curve.momentum, momentum)
 
 
 def test_a_long_cosine_annealing_matches_torch_on_every_core() -> None:

@@ -249,6 +249,12 @@ class Leaf:
         calls as multiplications (:mod:`._fast`), or None where :meth:`ops` must run."""
         return None
 
+    def whole(self, steps: int) -> Curve | None:
+        """As the whole schedule, right after construction: its ``steps`` values (lr and
+        momentum) where each is a closed form of its epoch that ignores the lr it finds, else
+        None. Moves no counter."""
+        return None
+
     def segment(self, steps: int) -> Segment | None:
         """``steps`` values of this scheduler stepped on its own from a known point: right
         after construction (the whole schedule), or right after a SequentialLR milestone's
@@ -445,6 +451,33 @@ class Chained:
         for child in self.children:
             child.step_now(opt, STEP)
 
+    def by_multipliers(self, lr0: FloatArray, steps: int) -> FloatArray | None:
+        """The curve where every child is a leaf whose calls are multiplications (or writes)
+        known in advance (:meth:`Leaf.standalone`: a child of a ChainedScheduler is stepped
+        at every step from its construction on, as on its own), folded step by step in child
+        order in one compiled loop; else None (nothing moved)."""
+        total = max(steps - 1, 0)
+        leaves = [child for child in self.children if isinstance(child, Leaf)]
+        if len(leaves) < len(self.children):
+            return None
+        multipliers = [leaf.standalone(total) for leaf in leaves]
+        if any(m is None for m in multipliers):
+            return None
+        from warmstep.schedules.adapters.torch._fold_loop import chained_multipliers
+
+        out = np.empty((lr0.shape[0], steps), np.float64)
+        if steps == 0:
+            return out
+        out[:, 0] = lr0
+        for g in range(lr0.shape[0]):
+            children = [
+                (m.calls, m.factors[min(g, m.factors.shape[0] - 1)], m.written)
+                for m in multipliers
+                if m is not None
+            ]
+            chained_multipliers(float(lr0[g]), children, out[g, 1:])
+        return out
+
     def calls(self, steps: IntArray, kinds: IntArray, opt: Optimizer, sink: Sink) -> None:
         if np.any(kinds == UPDATE0):
             raise _no_closed_form(self.path)
@@ -468,6 +501,9 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     lr0 = opt.lr.copy()
     momentum0 = None if opt.momentum is None else opt.momentum.copy()
     total = max(context.steps - 1, 0)
+    whole = root.whole(context.steps) if FAST_PATHS and isinstance(root, Leaf) else None
+    if whole is not None:
+        return whole
     if FAST_PATHS and momentum0 is None:
         curve = _by_segments(root, opt, lr0, context.steps)
         if curve is not None:
@@ -501,6 +537,8 @@ def _by_segments(root: Node, opt: Optimizer, lr0: FloatArray, steps: int) -> Flo
         return None if segment is None else segment(lr0)
     if isinstance(root, Sequential):
         return root.by_segments(opt, lr0, steps)
+    if isinstance(root, Chained):
+        return root.by_multipliers(lr0, steps)
     return None
 
 

@@ -15,13 +15,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._loops import compiled
 from warmstep.schedules._parallel import in_slices
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
 
-__all__ = ["cosine_annealing", "cosine_ratios", "fold_steps", "fold_writes", "warm"]
+__all__ = [
+    "chained_multipliers",
+    "cosine_annealing",
+    "cosine_ratios",
+    "fold_steps",
+    "fold_writes",
+    "warm",
+]
 
 CHUNK = 256  # epochs per pass of the cosine ratios: the buffer stays in the first-level cache
 
@@ -120,6 +128,71 @@ def cosine_annealing(
     return out
 
 
+# How a chained scheduler's child multiplies (see chained_multipliers)
+SPARSE, DENSE, CONSTANT = 0, 1, 2
+
+
+@compiled
+def _fold_chained(
+    lr: float,
+    mode: IntArray,
+    written: npt.NDArray[np.bool_],
+    value_starts: IntArray,
+    values: FloatArray,
+    call_starts: IntArray,
+    calls: IntArray,
+    out: FloatArray,
+) -> None:
+    children = mode.shape[0]
+    done = np.zeros(children, np.int64)  # each sparse child's calls made so far
+    for t in range(out.shape[0]):
+        for j in range(children):
+            if mode[j] == SPARSE:
+                count = call_starts[j + 1] - call_starts[j]
+                while done[j] < count and calls[call_starts[j] + done[j]] == t:
+                    value = values[value_starts[j] + done[j]]
+                    lr = value if written[j] else lr * value
+                    done[j] += 1
+                continue
+            value = values[value_starts[j] + t] if mode[j] == DENSE else values[value_starts[j]]
+            lr = value if written[j] else lr * value
+        out[t] = lr
+
+
+Child = tuple[IntArray | None, FloatArray, bool]
+
+
+def chained_multipliers(lr0: float, children: list[Child], out: FloatArray) -> None:
+    """One param group under a ChainedScheduler whose every child multiplies (or sets) the lr:
+    ``out[t]`` is the lr after step ``t`` (each step's calls in child order) from ``lr0``. A
+    child is ``(calls, factors, written)``: ``lr *= factors[j]`` at call ``calls[j]`` (sparse),
+    or one factor per call (``calls`` None: a constant where ``factors`` repeats one value,
+    zero strides), ``lr = factor`` instead where ``written``."""
+    mode, value_starts, call_starts, values, sparse_calls = [], [0], [0], [], []
+    for calls, factors, _ in children:
+        if calls is not None:
+            kind, part = SPARSE, np.asarray(factors, np.float64)
+            sparse_calls.append(np.asarray(calls, np.int64))
+        elif factors.shape[0] and factors.strides[0] == 0:
+            kind, part = CONSTANT, np.asarray(factors[:1], np.float64)
+        else:
+            kind, part = DENSE, np.ascontiguousarray(factors[: out.shape[0]], np.float64)
+        mode.append(kind)
+        values.append(part)
+        value_starts.append(value_starts[-1] + part.shape[0])
+        call_starts.append(call_starts[-1] + (part.shape[0] if kind == SPARSE else 0))
+    _fold_chained(
+        float(lr0),
+        np.asarray(mode, np.int64),
+        np.asarray([child[2] for child in children], np.bool_),
+        np.asarray(value_starts, np.int64),
+        values[0] if len(values) == 1 else np.concatenate(values),
+        np.asarray(call_starts, np.int64),
+        np.concatenate(sparse_calls) if sparse_calls else np.zeros(0, np.int64),
+        out,
+    )
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) the fold for the argument types callers pass."""
     floats = np.zeros(2, np.float64)
@@ -128,3 +201,7 @@ def warm() -> None:
     fold_writes(1.0, kinds, floats, floats, floats)
     fold_writes(1.0, kinds, floats, read_only, read_only)
     cosine_annealing(np.ones(1, np.float64), 2, 0.0, np.zeros(1, np.float64), 3)
+    sparse = (np.array([0], np.int64), np.array([0.5]), False)
+    constant = (None, np.broadcast_to(np.float64(0.5), (2,)), False)
+    chained_multipliers(1.0, [sparse, constant], np.empty(2, np.float64))
+    chained_multipliers(1.0, [(None, floats, False)], np.empty(2, np.float64))

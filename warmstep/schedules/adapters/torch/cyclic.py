@@ -20,7 +20,7 @@ import numpy.typing as npt
 from pydantic import ValidationInfo, model_validator
 
 from warmstep.errors import InvalidArgument
-from warmstep.schedules._core import FloatArray, KindParams
+from warmstep.schedules._core import Curve, FloatArray, KindParams
 from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules._parallel import cos_inplace
 from warmstep.schedules.adapters.torch._chain import STEP, Calls, Leaf, Optimizer
@@ -103,6 +103,21 @@ class CyclicLeaf(Leaf):
             raise InvalidArgument(
                 "torch raises OverflowError: gamma ** step overflows", field=f"{self.path}.gamma"
             ) from None
+
+    def whole(self, steps: int) -> Curve | None:
+        """'triangular' and 'triangular2' in one compiled pass (:mod:`._cycle_loops`)."""
+        if self.custom is not None or self.p.mode == "exp_range" or steps == 0:
+            return None
+        from warmstep.schedules.adapters.torch import _cycle_loops  # imports numba
+
+        halving = self.p.mode == "triangular2"
+        if halving:  # raises where torch's 2.0 ** (cycle - 1) overflows
+            self._scale(np.array([math.floor(1.0 + (steps - 1) / self.total)], np.int64))
+        momenta = (self.base_m, self.max_m) if self.p.cycle_momentum else None
+        lr, momentum = _cycle_loops.cyclic(
+            steps, self.total, self.ratio, halving, self.own_base, self.max_lrs, momenta
+        )
+        return Curve(lr=lr, momentum=momentum)
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         # torch's get_lr, a pass at a time: cycle = floor(1 + e/T), x = 1 + e/T - cycle, the
@@ -223,25 +238,73 @@ class OneCycleLeaf(Leaf):
         self.base_m = per_group(p.base_momentum, "base_momentum", path, groups)
         self.phases = one_cycle_phases(p)
 
-    def construct(self, opt: Optimizer) -> None:
+    def _fields(self) -> dict[str, FloatArray]:
+        """What the constructor writes into the param groups."""
         initial = self.max_lrs / self.p.div_factor
-        opt.fields.update(
-            initial_lr=initial, max_lr=self.max_lrs.copy(), min_lr=initial / self.p.final_div_factor
-        )
+        fields = {
+            "initial_lr": initial,
+            "max_lr": self.max_lrs.copy(),
+            "min_lr": initial / self.p.final_div_factor,
+        }
+        if self.p.cycle_momentum:
+            fields.update(max_momentum=self.max_m.copy(), base_momentum=self.base_m.copy())
+        return fields
+
+    def construct(self, opt: Optimizer) -> None:
+        opt.fields.update(self._fields())
         if self.p.cycle_momentum:
             opt.momentum = self.max_m.copy()
-            opt.fields.update(max_momentum=self.max_m.copy(), base_momentum=self.base_m.copy())
         super().construct(opt)
+
+    def _too_far(self, epoch: int) -> InvalidArgument:
+        return InvalidArgument(
+            f"torch raises ValueError: Tried to step {epoch} times. The specified "
+            f"number of total steps is {self.p.total}",
+            field=f"{self.path}.total_steps",
+        )
+
+    def _zero_length(self) -> InvalidArgument:
+        return InvalidArgument(
+            "torch raises ZeroDivisionError: a OneCycleLR phase has zero length "
+            "(pct_start * total_steps is 1, or the phases coincide)",
+            field=f"{self.path}.pct_start",
+        )
+
+    def whole(self, steps: int) -> Curve | None:
+        """Each phase's epochs in one compiled pass (:mod:`._cycle_loops`)."""
+        if steps - 1 > self.p.total:
+            raise self._too_far(self.p.total + 1)
+        from warmstep.schedules.adapters.torch import _cycle_loops  # imports numba
+
+        fields, groups = self._fields(), self.max_lrs.shape[0]
+        lr = np.empty((groups, steps), np.float64)
+        momentum = np.empty((groups, steps), np.float64) if self.p.cycle_momentum else None
+        start, lo = 0.0, 0
+        for i, (end, lr_a, lr_b, m_a, m_b) in enumerate(self.phases):
+            # the epochs e <= end not taken by an earlier phase; the last phase takes the rest
+            reached = min(steps, math.floor(end) + 1) if end >= 0 else 0
+            hi = steps if i == len(self.phases) - 1 else max(lo, reached)
+            if hi > lo and end - start == 0:
+                raise self._zero_length()
+            momenta = (fields[m_a], fields[m_b]) if momentum is not None else None
+            _cycle_loops.one_cycle_phase(
+                (lo, hi),
+                start,
+                end,
+                self.p.anneal_strategy == "cos",
+                (fields[lr_a], fields[lr_b]),
+                momenta,
+                lr,
+                momentum,
+            )
+            start, lo = end, hi
+        return Curve(lr=lr, momentum=momentum)
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         e = calls.epoch
         too_far = e > self.p.total
         if np.any(too_far):
-            raise InvalidArgument(
-                f"torch raises ValueError: Tried to step {int(e[too_far][0])} times. The specified "
-                f"number of total steps is {self.p.total}",
-                field=f"{self.path}.total_steps",
-            )
+            raise self._too_far(int(e[too_far][0]))
         groups = opt.lr.shape[0]
         lr = np.empty((groups, calls.size))
         momentum = np.empty((groups, calls.size)) if self.p.cycle_momentum else None
@@ -259,11 +322,7 @@ class OneCycleLeaf(Leaf):
                 done |= here
                 any_here = bool(np.any(here))
             if any_here and end - start == 0:
-                raise InvalidArgument(
-                    "torch raises ZeroDivisionError: a OneCycleLR phase has zero length "
-                    "(pct_start * total_steps is 1, or the phases coincide)",
-                    field=f"{self.path}.pct_start",
-                )
+                raise self._zero_length()
             pct = np.asarray((e[here] - start) / (end - start or 1.0), np.float64)
             if self.p.anneal_strategy == "cos":  # one cosine for the lr and the momentum
                 pct *= math.pi

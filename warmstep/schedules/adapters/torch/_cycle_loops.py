@@ -1,0 +1,179 @@
+"""CyclicLR and OneCycleLR as compiled loops: every value (lr and momentum) from its epoch alone.
+
+Both schedulers compute their lrs from the epoch, not from the previous lr, so a standalone one
+is a closed form at every step: these loops write torch's ``get_lr`` for epochs ``lo .. hi-1``
+straight into the curve (same float operations in the same order; ``math.cos`` is the C
+library's, as in Python), split across the cores. Imported on first use (numba); :func:`warm`
+compiles or loads them ahead of time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from warmstep.schedules._core import FloatArray
+from warmstep.schedules._loops import compiled, inlined
+from warmstep.schedules._parallel import in_slices
+
+__all__ = ["cyclic", "one_cycle_phase", "warm"]
+
+CHUNK = 256  # epochs per pass: the buffer stays in the first-level cache
+
+
+@compiled
+def _cyclic(
+    lo: int,
+    hi: int,
+    total: float,
+    ratio: float,
+    halving: bool,
+    bases: FloatArray,
+    spans: FloatArray,
+    tops: FloatArray,
+    momentum_spans: FloatArray,
+    lr: FloatArray,
+    momentum: FloatArray,
+) -> None:
+    with_momentum = momentum.shape[0] > 0
+    factor = np.empty(CHUNK, np.float64)
+    scale = np.empty(CHUNK, np.float64)
+    for first in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - first)
+        for i in range(m):
+            x = 1.0 + float(first + i) / total
+            cycle = math.floor(x)
+            x = x - cycle
+            factor[i] = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+            scale[i] = 1.0 / math.ldexp(1.0, int(cycle) - 1) if halving else 1.0
+        for g in range(bases.shape[0]):
+            out = lr[g, first : first + m]
+            for i in range(m):  # base + (max - base) * factor * scale
+                height = spans[g] * factor[i]
+                out[i] = bases[g] + (height * scale[i] if halving else height)
+            if with_momentum:
+                out = momentum[g, first : first + m]
+                for i in range(m):  # max_m - (max_m - base_m) * factor * scale
+                    height = momentum_spans[g] * factor[i]
+                    out[i] = tops[g] - (height * scale[i] if halving else height)
+
+
+def cyclic(
+    steps: int,
+    total: float,
+    ratio: float,
+    halving: bool,
+    bases: FloatArray,
+    max_lrs: FloatArray,
+    momentum_range: tuple[FloatArray, FloatArray] | None,
+) -> tuple[FloatArray, FloatArray | None]:
+    """CyclicLR's lrs (and momenta, from ``(base_momentum, max_momentum)``) at epochs
+    ``0 .. steps-1``, shape ``(groups, steps)``: mode 'triangular', or 'triangular2' with
+    ``halving`` (scale ``1 / 2.0 ** (cycle - 1)``; the caller checks that it stays finite)."""
+    groups = bases.shape[0]
+    lr = np.empty((groups, steps), np.float64)
+    momentum = np.empty((groups if momentum_range else 0, steps), np.float64)
+    spans = max_lrs - bases
+    low_m, top_m = momentum_range or (np.zeros(groups), np.zeros(groups))
+    momentum_spans = top_m - low_m
+
+    def work(lo: int, hi: int) -> None:
+        _cyclic(lo, hi, total, ratio, halving, bases, spans, top_m, momentum_spans, lr, momentum)
+
+    in_slices(work, steps)
+    return lr, (momentum if momentum_range else None)
+
+
+@compiled
+def _phase(
+    lo: int,
+    hi: int,
+    start: float,
+    end: float,
+    cosine: bool,
+    lr_from: FloatArray,
+    lr_to: FloatArray,
+    momentum_from: FloatArray,
+    momentum_to: FloatArray,
+    lr: FloatArray,
+    momentum: FloatArray,
+) -> None:
+    with_momentum = momentum.shape[0] > 0
+    shape = np.empty(CHUNK, np.float64)
+    for first in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - first)
+        for i in range(m):
+            shape[i] = (float(first + i) - start) / (end - start)  # pct
+        if cosine:  # the C library's cos alone in its loop: no values to spill around the call
+            for i in range(m):
+                shape[i] = math.cos(math.pi * shape[i])
+            for i in range(m):
+                shape[i] = shape[i] + 1
+        for g in range(lr_from.shape[0]):
+            _anneal(lr_from[g], lr_to[g], cosine, shape, m, lr[g, first : first + m])
+            if with_momentum:
+                _anneal(
+                    momentum_from[g],
+                    momentum_to[g],
+                    cosine,
+                    shape,
+                    m,
+                    momentum[g, first : first + m],
+                )
+
+
+@inlined
+def _anneal(a: float, b: float, cosine: bool, shape: FloatArray, m: int, out: FloatArray) -> None:
+    """torch's anneal from ``a`` to ``b``: ``b + (a - b) / 2.0 * (cos(pi * pct) + 1)``, or
+    ``(b - a) * pct + a``."""
+    if cosine:
+        half = (a - b) / 2.0
+        for i in range(m):
+            out[i] = b + half * shape[i]
+    else:
+        for i in range(m):
+            out[i] = (b - a) * shape[i] + a
+
+
+def one_cycle_phase(
+    epochs: tuple[int, int],
+    start: float,
+    end: float,
+    cosine: bool,
+    lrs: tuple[FloatArray, FloatArray],
+    momenta: tuple[FloatArray, FloatArray] | None,
+    lr: FloatArray,
+    momentum: FloatArray | None,
+) -> None:
+    """OneCycleLR's phase from step ``start`` to ``end`` for epochs ``lo .. hi-1``
+    (``epochs``): its lrs annealed from ``lrs[0]`` to ``lrs[1]`` (momenta likewise), cosine or
+    linear, written into columns ``lo .. hi-1`` of ``lr`` (and ``momentum``)."""
+    lo, hi = epochs
+    empty = np.zeros((0, lr.shape[1]), np.float64)
+    momentum_from, momentum_to = momenta or (lrs[0], lrs[1])
+
+    def work(a: int, b: int) -> None:
+        _phase(
+            lo + a,
+            lo + b,
+            start,
+            end,
+            cosine,
+            lrs[0],
+            lrs[1],
+            momentum_from,
+            momentum_to,
+            lr,
+            momentum if momentum is not None else empty,
+        )
+
+    in_slices(work, hi - lo)
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) this module's loops."""
+    ones = np.ones(1, np.float64)
+    cyclic(2, 2.0, 0.5, True, ones, ones, (ones, ones))
+    lr = np.empty((1, 2), np.float64)
+    one_cycle_phase((0, 2), 0.0, 1.0, True, (ones, ones), (ones, ones), lr, lr.copy())
