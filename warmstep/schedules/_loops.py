@@ -19,21 +19,29 @@ loop; each loop is compiled on its first call and cached on disk (next to its fi
 from __future__ import annotations
 
 import math
+import platform
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numba
 import numpy as np
 import numpy.typing as npt
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["compiled", "inlined", "powers", "unary", "warm"]
+__all__ = ["c_pow", "c_pow_into", "compiled", "inlined", "powers", "unary", "warm"]
 
 FloatArray = npt.NDArray[np.float64]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
+# glibc's pow errs by at most 0.54 ulp (its pow.c: "Worst-case error: 0.54 ULP"): it returns
+# the float nearest the exact power wherever that lies more than 0.04 ulp from a halfway point.
+_POW_MARGIN = 0.045 * 2.0**-52  # times the result's binade: 0.045 ulp
+_SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
 _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
 
@@ -57,6 +65,105 @@ def _njit(function: F, options: dict[str, Any]) -> F:
         return numba.njit(**options)(function)  # type: ignore[no-any-return]
 
 
+@intrinsic
+def _fma_intrinsic(typing_context: Any, a: Any, b: Any, c: Any) -> Any:
+    """``a·b + c`` rounded once (IEEE fused multiply-add)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context: Any, builder: Any, _signature: Any, args: Any) -> Any:
+        double = ir.DoubleType()
+        function_type = ir.FunctionType(double, [double, double, double])
+        function = builder.module.declare_intrinsic("llvm.fma", [double], function_type)
+        return builder.call(function, args)
+
+    return signature, codegen
+
+
+@intrinsic
+def _binade_intrinsic(typing_context: Any, x: Any) -> Any:
+    """The power of two at or below ``|x|`` (``x`` normal): its exponent bits alone."""
+    signature = types.float64(types.float64)
+
+    def codegen(context: Any, builder: Any, _signature: Any, args: Any) -> Any:
+        bits = builder.bitcast(args[0], ir.IntType(64))
+        exponent = builder.and_(bits, ir.Constant(ir.IntType(64), 0x7FF0000000000000))
+        return builder.bitcast(exponent, ir.DoubleType())
+
+    return signature, codegen
+
+
+# An empty inline assembly block that returns its register unchanged: the optimizer no longer
+# knows the value (LLVM rewrites pow(x, 2.0) as x * x, which is not the C library's pow).
+_REGISTER_CONSTRAINTS = {"x86_64": "=x,0", "amd64": "=x,0", "aarch64": "=w,0", "arm64": "=w,0"}
+_OPAQUE_CONSTRAINT = _REGISTER_CONSTRAINTS.get(platform.machine().lower())
+
+
+@intrinsic
+def _opaque_intrinsic(typing_context: Any, x: Any) -> Any:
+    """``x`` itself, hidden from the optimizer (on the machines of _REGISTER_CONSTRAINTS)."""
+    signature = types.float64(types.float64)
+
+    def codegen(context: Any, builder: Any, _signature: Any, args: Any) -> Any:
+        if _OPAQUE_CONSTRAINT is None:
+            return args[0]
+        double = ir.DoubleType()
+        function_type = ir.FunctionType(double, [double])
+        return builder.asm(function_type, "", _OPAQUE_CONSTRAINT, args, side_effect=True)
+
+    return signature, codegen
+
+
+# The intrinsics as compiled code calls them (numba supplies the typing context).
+_fma: Callable[[float, float, float], float] = _fma_intrinsic  # type: ignore[assignment]
+_binade: Callable[[float], float] = _binade_intrinsic  # type: ignore[assignment]
+_opaque: Callable[[float], float] = _opaque_intrinsic  # type: ignore[assignment]
+
+_SQUARES = _OPAQUE_CONSTRAINT is not None  # else every square is left to pow
+
+
+@inlined
+def _certain_square(x: float) -> float:
+    """``x * x`` where that is surely what the C library's ``pow(x, 2.0)`` returns, else NaN:
+    the IEEE product is the float nearest the exact square, and its exact rounding error (a
+    fused multiply-add) shows the exact square more than 0.045 ulp from a halfway point, where
+    glibc's pow returns that same float (~1 square in 11 is left to pow). Branch-free, so a loop
+    over it vectorizes."""
+    square = x * x
+    error = _fma(x, x, -square)  # exact: square + error == x² (a normal square, not too big)
+    margin = _binade(square) * _POW_MARGIN
+    certain = square + (error + margin) == square and square + (error - margin) == square
+    normal = _SQUARE_RANGE[0] < square < _SQUARE_RANGE[1]
+    return square if certain and normal else np.nan
+
+
+@inlined
+def c_pow(x: float, y: float) -> float:
+    """``x ** y`` as the C library's ``pow`` returns it, the function Python's float ``**``
+    calls (a square without the call where :func:`_certain_square` is sure of it)."""
+    if _SQUARES and y == 2.0:
+        square = _certain_square(x)
+        if not math.isnan(square):
+            return square
+        y = _opaque(y)  # else LLVM, knowing y == 2.0 here, would square instead of calling pow
+    return float(x**y)
+
+
+@inlined
+def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int) -> None:
+    """``out[i] = c_pow(x[i], y)`` for ``i < m``: for squares a vectorized pass of
+    :func:`_certain_square`, then ``pow`` where it gave NaN."""
+    if _SQUARES and y == 2.0:
+        for i in range(m):
+            out[i] = _certain_square(x[i])
+        exponent = _opaque(y)
+        for i in range(m):
+            if math.isnan(out[i]):
+                out[i] = x[i] ** exponent
+    else:
+        for i in range(m):
+            out[i] = x[i] ** y
+
+
 @compiled
 def _powers(
     base: FloatArray, exponent: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_]
@@ -65,7 +172,7 @@ def _powers(
         x = base[i]
         y = exponent[i]
         if 0.0 < x < np.inf and -np.inf < y < np.inf:  # NaN fails both
-            value = x**y  # the C library's pow, as CPython's float.__pow__ calls it
+            value = c_pow(x, y)  # the C library's pow, as CPython's float.__pow__ calls it
             if _SMALLEST_NORMAL <= value < np.inf:
                 out[i] = value
                 continue

@@ -588,11 +588,18 @@ def test_greedy_fast_replay_matches_step_by_step() -> None:
 
 
 def test_square_matches_python_pow() -> None:
+    """Squares are IEEE products where the exact square lies clear of a halfway point, the C
+    library's pow elsewhere: random values, and values n·2^-27 whose squares sit exactly on
+    halfway points, quarter and eighth points between floats."""
     rng = np.random.default_rng(13)
     powers = 2.0 ** np.arange(-300, 300)
+    on_grid = (2**27 + rng.integers(0, 2**27, 200_000)) * 2.0**-27
     x = np.concatenate(
         [
             rng.uniform(-1, 1, 100_000) * rng.choice([1.0, 1e-3, 7.3, 1e5], 100_000),
+            rng.uniform(0, 1, 1_000_000),
+            on_grid,
+            on_grid * 2.0**-500,
             1 - rng.uniform(0, 1e-6, 20_000),
             powers,
             -powers,
@@ -601,9 +608,29 @@ def test_square_matches_python_pow() -> None:
             [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 5e-324],
         ]
     )
+    want = np.asarray([v**2.0 for v in x.tolist()])
     got = pow_like_python(x, np.full(x.shape, 2.0))
-    np.testing.assert_array_equal(got, [v**2.0 for v in x.tolist()])
-    assert np.array_equal(np.signbit(got), np.signbit(np.asarray([v**2.0 for v in x.tolist()])))
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    # a compiled caller whose exponent is the constant 2.0 (the optimizer sees y == 2.0)
+    positive = np.abs(x[np.isfinite(x)])
+    for out in (_squares_with_a_constant(positive), _squares_into(positive)):
+        np.testing.assert_array_equal(out, [v**2.0 for v in positive.tolist()])
+
+
+@_loops.compiled
+def _squares_with_a_constant(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = _loops.c_pow(x[i], 2.0)
+    return out
+
+
+@_loops.compiled
+def _squares_into(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    _loops.c_pow_into(x, 2.0, out, x.shape[0])
+    return out
 
 
 def test_power_matches_python_pow() -> None:

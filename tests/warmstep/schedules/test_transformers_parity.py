@@ -265,6 +265,7 @@ LONG_STEPS = 300_000  # past 2 * 2**17: the compiled lambdas run on several thre
         (C, {W: 30_000, N: 250_000, "num_cycles": 0.7}),
         (HR, {W: 1_000, N: 290_000, "num_cycles": 7}),
         (P, {W: 10_000, N: 280_000, "lr_end": 1e-4, "power": 2.5}),
+        (P, {W: 10_000, N: 280_000, "lr_end": 1e-4, "power": 2.0}),  # squares without pow
         (IS, {W: 4_000}),
         (ML, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
         (MLR, {W: 5_000, N: 260_000, "min_lr_rate": 0.05}),
@@ -298,6 +299,7 @@ LONG_STEPS = 300_000  # past 2 * 2**17: the compiled lambdas run on several thre
         "cosine",
         "hard-restarts",
         "polynomial",
+        "polynomial-squares",
         "inverse-sqrt",
         "min-lr",
         "min-lr-rate",

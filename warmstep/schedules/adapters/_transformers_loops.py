@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
-from warmstep.schedules._loops import compiled, inlined
+from warmstep.schedules._loops import c_pow_into, compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
 __all__ = [
@@ -287,15 +287,15 @@ def _polynomial(
     for s in range(lo, min(hi, warmup)):
         _store(out, bases, s, _warmup(s, warmup))
     values = np.empty(CHUNK, np.float64)
+    powered = np.empty(CHUNK, np.float64)
     decay_end = min(hi, training + 1)
     for start in range(max(lo, warmup), decay_end, CHUNK):
         m = min(CHUNK, decay_end - start)
         for i in range(m):
             values[i] = 1 - (start + i - warmup) / (training - warmup)
+        c_pow_into(values, power, powered, m)
         for i in range(m):
-            values[i] = values[i] ** power
-        for i in range(m):
-            values[i] = ((lr_init - lr_end) * values[i] + lr_end) / lr_init
+            values[i] = ((lr_init - lr_end) * powered[i] + lr_end) / lr_init
         _store_chunk(out, bases, start, values, m)
     for s in range(max(lo, warmup, training + 1), hi):
         _store(out, bases, s, lr_end / lr_init)
