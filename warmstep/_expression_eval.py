@@ -104,19 +104,27 @@ class _Value:
 
     num: FloatArray
     is_int: BoolArray  # broadcastable to num
+    # Known lowest and highest values (the variable over a range of steps, constants, and sums,
+    # differences and products of those): an int result inside +-2**53 needs no scan.
+    bounds: Bounds | None = None
+
+
+Bounds = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Ctx:
-    """The elements being evaluated: the variable's values there (a subset, inside branches)."""
+    """The elements being evaluated: the variable's values there (a subset, inside branches),
+    and their bounds where known."""
 
     variable: str
     field: str
     var: FloatArray
     var_is_int: bool
+    bounds: Bounds | None = None
 
     def subset(self, mask: BoolArray) -> Ctx:
-        return Ctx(self.variable, self.field, self.var[mask], self.var_is_int)
+        return Ctx(self.variable, self.field, self.var[mask], self.var_is_int, self.bounds)
 
     def check(self, bad: npt.ArrayLike, message: str) -> None:
         """Raise for the first element where ``bad`` holds (Python raises there)."""
@@ -146,7 +154,25 @@ def evaluate(tree: ast.expr, ctx: Ctx) -> FloatArray:
 
 
 def _const(value: float, is_int: bool) -> _Value:
-    return _Value(np.asarray(value, dtype=np.float64), np.asarray(is_int))
+    bounds = (value, value) if math.isfinite(value) else None
+    return _Value(np.asarray(value, dtype=np.float64), np.asarray(is_int), bounds)
+
+
+def _interval(op: ast.operator, a: Bounds | None, b: Bounds | None) -> Bounds | None:
+    """Bounds of ``a op b`` for +, - and * (the exact results' bounds, rounded: rounding is
+    monotonic, so the rounded results stay inside); None where unknown or not finite."""
+    if a is None or b is None:
+        return None
+    if isinstance(op, ast.Add):
+        corners = [a[0] + b[0], a[1] + b[1]]
+    elif isinstance(op, ast.Sub):
+        corners = [a[0] - b[1], a[1] - b[0]]
+    elif isinstance(op, ast.Mult):
+        corners = [x * y for x in a for y in b]
+    else:
+        return None
+    low, high = min(corners), max(corners)
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
 
 
 def _eval(node: ast.expr, ctx: Ctx) -> _Value:
@@ -154,7 +180,7 @@ def _eval(node: ast.expr, ctx: Ctx) -> _Value:
         case ast.Constant(value=bool() | int() | float() as value):
             return _const(float(value), isinstance(value, int))
         case ast.Name():
-            return _Value(ctx.var, np.asarray(ctx.var_is_int))
+            return _Value(ctx.var, np.asarray(ctx.var_is_int), ctx.bounds)
         case ast.Attribute(attr=attr):
             return _const(MATH_CONSTANTS[attr], False)
         case ast.UnaryOp(op=op, operand=operand):
@@ -231,16 +257,24 @@ def _broadcast(value: _Value, ctx: Ctx) -> _Value:
     )
 
 
-def _ints(num: FloatArray, is_int: npt.ArrayLike, ctx: Ctx, what: str) -> _Value:
-    """Int results: refuse |v| >= 2**53 (Python would go to big ints); -0.0 is the int 0."""
+def _ints(
+    num: FloatArray, is_int: npt.ArrayLike, ctx: Ctx, what: str, bounds: Bounds | None = None
+) -> _Value:
+    """Int results: refuse |v| >= 2**53 (Python would go to big ints); -0.0 is the int 0.
+    ``bounds``, where known, stand in for a scan of the values."""
     is_int = np.asarray(is_int, dtype=bool)
     if is_int.ndim == 0:  # the common case: one kind for every element
         if not is_int:
-            return _Value(num, is_int)
-        low, high = (float(np.min(num)), float(np.max(num))) if np.size(num) else (1.0, 1.0)
+            return _Value(num, is_int, bounds)
+        if bounds is not None and -MAX_INT < bounds[0] <= bounds[1] < MAX_INT:
+            low, high = bounds
+        elif np.size(num):
+            low, high = float(np.min(num)), float(np.max(num))
+        else:
+            low, high = 1.0, 1.0
         if not -MAX_INT < low <= high < MAX_INT:  # NaN included: look element by element
             ctx.check(np.abs(num) >= MAX_INT, f"{what}: integer result beyond 2**53")
-        return _Value(num if low > 0.0 else num + 0.0, is_int)  # no zero, so no -0.0
+        return _Value(num if low > 0.0 else num + 0.0, is_int, bounds)  # no zero: no -0.0
     ctx.check(is_int & (np.abs(num) >= MAX_INT), f"{what}: integer result beyond 2**53")
     return _Value(np.where(is_int, num + 0.0, num), is_int)
 
@@ -249,7 +283,8 @@ def _unary(op: ast.unaryop, value: _Value, ctx: Ctx) -> _Value:
     if isinstance(op, ast.Not):
         return _Value((value.num == 0).astype(np.float64), np.asarray(True))
     if isinstance(op, ast.USub):
-        return _ints(np.negative(value.num), value.is_int, ctx, "-")
+        bounds = None if value.bounds is None else (-value.bounds[1], -value.bounds[0])
+        return _ints(np.negative(value.num), value.is_int, ctx, "-", bounds)
     return value
 
 
@@ -257,11 +292,11 @@ def _binop(op: ast.operator, a: _Value, b: _Value, ctx: Ctx) -> _Value:
     both_int = a.is_int & b.is_int
     match op:
         case ast.Add():
-            return _ints(a.num + b.num, both_int, ctx, "+")
+            return _ints(a.num + b.num, both_int, ctx, "+", _interval(op, a.bounds, b.bounds))
         case ast.Sub():
-            return _ints(a.num - b.num, both_int, ctx, "-")
+            return _ints(a.num - b.num, both_int, ctx, "-", _interval(op, a.bounds, b.bounds))
         case ast.Mult():
-            return _ints(a.num * b.num, both_int, ctx, "*")
+            return _ints(a.num * b.num, both_int, ctx, "*", _interval(op, a.bounds, b.bounds))
         case ast.Div():
             ctx.check(b.num == 0, "division by zero")
             return _Value(a.num / b.num, np.asarray(False))

@@ -245,6 +245,27 @@ class Expression:
         ctx = Ctx(self.variable, self.field, var, arr.dtype.kind != "f")
         return evaluate(self._tree, ctx).reshape(arr.shape)
 
+    @property
+    def constant(self) -> bool:
+        """True when the expression does not use its variable."""
+        return self._constant
+
+    def over_steps(self, first: int, stop: int) -> FloatArray:
+        """``self(np.arange(first, stop))`` for int steps, without scanning them: the range's
+        ends bound every value (and every sum, difference and product of the variable with
+        constants), so int results need no check element by element."""
+        if stop <= first:
+            return np.empty(0, np.float64)
+        if max(abs(first), abs(stop - 1)) >= MAX_INT:
+            raise InvalidArgument(
+                f"{self.variable} out of range (|value| must be < 2**53)", field=self.field
+            )
+        if self._constant and stop - first > 1:
+            return np.broadcast_to(self.over_steps(first, first + 1).reshape(()), (stop - first,))
+        var = np.arange(first, stop, dtype=np.float64)  # exact: |steps| < 2**53
+        ctx = Ctx(self.variable, self.field, var, True, (float(first), float(stop - 1)))
+        return evaluate(self._tree, ctx)
+
     def scalar(self, value: float) -> float:
         """The expression at one value (an ``int`` is evaluated as a Python int)."""
         dtype = np.int64 if isinstance(value, int) else np.float64

@@ -3,6 +3,7 @@ Python's errors as InvalidArgument, and a whitelist that no source string gets a
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from warmstep._expression_eval import _interval
 from warmstep.errors import InvalidArgument
 from warmstep.expressions import (
     MAX_DEPTH,
@@ -452,6 +454,66 @@ def test_random_expressions_match_python(drawn: Drawn) -> None:
         return
     check_against_python(source, fn, INTS)
     check_against_python(source, fn, FLOATS)
+    check_over_steps(source, int(INTS[0]), int(INTS[-1]) + 1)
+
+
+def check_over_steps(source: str, first: int, stop: int) -> None:
+    """``over_steps`` (bounds instead of scans) gives ``__call__``'s bits, or its error."""
+    expr = compile_expression(source, "step", field=FIELD)
+    try:
+        expected = expr(np.arange(first, stop, dtype=np.int64))
+    except InvalidArgument as error:
+        with pytest.raises(InvalidArgument) as caught:
+            expr.over_steps(first, stop)
+        assert caught.value.message == error.message
+        return
+    assert same_bits(expr.over_steps(first, stop), expected), source
+
+
+def test_interval_bounds_every_result() -> None:
+    """The bounds of a sum, difference or product hold every result of values inside the
+    operands' bounds (mixed signs included), as the rounded results do."""
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        a = np.sort(rng.integers(-50, 50, 2)).astype(float)
+        b = np.sort(rng.integers(-50, 50, 2)).astype(float)
+        xs, ys = np.linspace(a[0], a[1], 7), np.linspace(b[0], b[1], 7)
+        for op, results in [
+            (ast.Add(), xs[:, None] + ys[None, :]),
+            (ast.Sub(), xs[:, None] - ys[None, :]),
+            (ast.Mult(), xs[:, None] * ys[None, :]),
+        ]:
+            bounds = _interval(op, (a[0], a[1]), (b[0], b[1]))
+            assert bounds is not None
+            assert bounds[0] == results.min() and bounds[1] == results.max(), (op, a, b)
+    assert _interval(ast.Div(), (1.0, 2.0), (1.0, 2.0)) is None
+    assert _interval(ast.Mult(), (1e300, 1e300), (1e300, 1e300)) is None  # not finite
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "step * 3",
+        "step * 2 - step",
+        "-(step * 4) + 1",
+        "(step + 1) * (step - 1)",
+        "step * -1.5",
+        "min(1.0, (step + 1) / 7)",
+        "0.9 ** step if step < 2**51 + 3 else step - 2**52",
+        "step - 2**51 - 2**51",
+        "-step - 2**52 - 2**52",
+        f"-step - {2**52} - {2**52}",  # literal constants: bounds known throughout
+        f"step * 3 - {2**52}",
+        "step * -1",  # 0 * -1 is -0.0 as a float, the int 0 in Python
+    ],
+)
+def test_steps_near_two_to_the_53_match_a_scan(source: str) -> None:
+    """Ranges of steps where int results cross 2**53 (an error) or come close to it, and
+    constant expressions: ``over_steps`` against a scan."""
+    for first in [2**51 - 2, 2**51 + 1, 2**52 - 9, -(2**52) - 3, 0, -8]:
+        check_over_steps(source, first, first + 9)
+    check_over_steps("0.95", 3, 9)
+    check_over_steps("1 / 0", 3, 9)
 
 
 # ----------------------------------------------------------------------------- adversarial text

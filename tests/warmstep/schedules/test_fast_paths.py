@@ -38,7 +38,7 @@ from warmstep.schedules.adapters import _decision_loops as decision_loops
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_loops as transformers_loops
 from warmstep.schedules.adapters import _transformers_metric as greedy
-from warmstep.schedules.adapters.torch import _chain, _scan
+from warmstep.schedules.adapters.torch import _chain, _scan, functional
 from warmstep.schedules.adapters.torch import _cycle_loops as cycle_loops
 from warmstep.schedules.adapters.torch import _fold_loop as fold_loop
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA, make_ops
@@ -407,6 +407,8 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         },
         {"type": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "step_size_up": 999},
         {"type": "OneCycleLR", "max_lr": [0.1, 0.3], "total_steps": 20_000, "three_phase": True},
+        {"type": "LambdaLR", "lr_lambda": "min(1.0, (step + 1) / 5000) * 0.99999 ** step"},
+        {"type": "LambdaLR", "lr_lambda": ["(step % 700) / 700", "1 - step / 30000"]},
     ],
     ids=[
         "exponential",
@@ -416,6 +418,8 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         "cyclic-triangular2",
         "cyclic",
         "onecycle",
+        "lambda",
+        "lambda-per-group",
     ],
 )
 def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -423,11 +427,23 @@ def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.Monkey
     closed-form cycles written by several threads (slices of 1,024 epochs here): lr and
     momentum against torch."""
     monkeypatch.setattr(_parallel, "PARALLEL_MIN_VALUES", 1024)
+    monkeypatch.setattr(functional, "BLOCK", 4096)  # lambdas a block of steps at a time
     expected, momentum = torch_curve(spec, 20_000, [0.1, 0.37])
     curve = resolve_spec(spec).evaluate(EvalContext(20_000, np.array([0.1, 0.37])))
     np.testing.assert_array_equal(curve.lr, expected)
     if curve.momentum is not None:
         np.testing.assert_array_equal(curve.momentum, momentum)
+
+
+def test_a_lambda_error_in_a_later_block_names_the_same_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(functional, "BLOCK", 4096)
+    spec = {"type": "LambdaLR", "lr_lambda": "1 / (step - 9000) + 1 / (step - 13000)"}
+    fast = _curve_or_error(spec, 20_000, [0.1])
+    monkeypatch.setattr(_chain, "FAST_PATHS", False)
+    assert fast == _curve_or_error(spec, 20_000, [0.1])
+    assert isinstance(fast, str) and "step=9000" in fast
 
 
 def test_a_long_cosine_annealing_matches_torch_on_every_core() -> None:
