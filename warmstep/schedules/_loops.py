@@ -10,17 +10,24 @@ a value instead of ~100 ns in a Python loop. The loops live beside their schedul
 ``math`` call; numpy's own may differ in the last bit), split across the cores.
 
 Importing a loop module imports numba (~0.2 s), so callers import them when they first need a
-loop; each loop is compiled on its first call and cached on disk (next to its file, or under
-``NUMBA_CACHE_DIR``; compiled afresh in each process where no cache location is writable).
+loop; each loop is compiled on its first call and cached on disk, in a folder named after a
+digest of the engine's sources (:func:`cache_folder`: under ``warmstep/schedules/__pycache__``,
+or ``NUMBA_CACHE_DIR`` when set; compiled afresh in each process where neither is writable).
+numba checks a cached loop against its own file only, while a loop carries the compiled code of
+the helpers it calls from other files (``c_pow_into``); the digest makes a change to any of
+them start a fresh cache instead of loading stale code.
 ``nogil``: a long evaluation on a thread leaves other threads (the front end's event loop) free.
 :func:`warmstep.schedules.prepare_compiled_loops` compiles or loads every loop ahead of time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import platform
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numba
@@ -32,7 +39,16 @@ from numba.extending import intrinsic
 
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["c_pow", "c_pow_into", "compiled", "inlined", "powers", "unary", "warm"]
+__all__ = [
+    "c_pow",
+    "c_pow_into",
+    "cache_folder",
+    "compiled",
+    "inlined",
+    "powers",
+    "unary",
+    "warm",
+]
 
 FloatArray = npt.NDArray[np.float64]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +60,27 @@ _POW_MARGIN = 0.045 * 2.0**-52  # times the result's binade: 0.045 ulp
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
 _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
+
+
+def sources_digest(root: Path) -> str:
+    """A digest of every ``.py`` file under ``root`` (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_folder() -> str:
+    """Where the compiled loops are cached: ``<base>/loops-<digest of warmstep/schedules>``,
+    ``<base>`` being ``NUMBA_CACHE_DIR`` when set, else the ``__pycache__`` beside this file."""
+    schedules = Path(__file__).resolve().parent
+    base = os.environ.get("NUMBA_CACHE_DIR") or str(schedules / "__pycache__")
+    return os.path.join(base, f"loops-{sources_digest(schedules)}")
+
+
+# Read by numba when each loop below (and in the modules beside the adapters) is decorated.
+numba.config.CACHE_DIR = cache_folder()  # type: ignore[attr-defined]
 
 
 def compiled(function: F) -> F:

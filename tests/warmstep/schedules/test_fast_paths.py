@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import struct
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -353,6 +354,27 @@ def test_chained_writers_folded_step_by_step_match_torch(children: list[Spec]) -
     spec = {"type": "ChainedScheduler", "schedulers": children}
     expected, _ = torch_curve(spec, 2000, [0.1, 0.37])
     np.testing.assert_array_equal(_curve(spec, 2000, [0.1, 0.37]), expected)
+
+
+def test_the_loop_cache_follows_every_engine_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop's cache holds the helpers it calls from other files, which numba does not check:
+    the cache folder is named after all the engine's sources, so any change starts afresh."""
+    import numba
+
+    (tmp_path / "adapters").mkdir()
+    (tmp_path / "_loops.py").write_text("x = 1\n")
+    (tmp_path / "adapters" / "_loop.py").write_text("y = 2\n")
+    before = _loops.sources_digest(tmp_path)
+    (tmp_path / "_loops.py").write_text("x = 3\n")  # a helper changes, its callers do not
+    changed = _loops.sources_digest(tmp_path)
+    (tmp_path / "adapters" / "_loop.py").rename(tmp_path / "adapters" / "_other.py")
+    assert len({before, changed, _loops.sources_digest(tmp_path)}) == 3
+    assert _loops.cache_folder() == numba.config.CACHE_DIR
+    assert Path(_loops.cache_folder()).name.startswith("loops-")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert Path(_loops.cache_folder()).parent == tmp_path
 
 
 def test_prepare_compiled_loops_compiles_every_loop() -> None:
