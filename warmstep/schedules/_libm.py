@@ -34,10 +34,19 @@ def pow_like_python(base: FloatArray | float, exponent: FloatArray | float) -> F
     """``base ** exponent`` elementwise (either may be one number), bit-identical to Python's
     ``float.__pow__`` (and raising what it raises: OverflowError, ZeroDivisionError, ValueError
     for a complex result)."""
-    from warmstep.schedules._loops import powers  # imports numba: only when needed
+    from warmstep.schedules._loops import powers, powers_of  # imports numba: when needed
 
     if np.ndim(exponent) == 0 and float(exponent) == 1.0:  # x ** 1.0 is x, for every float
         return np.array(base, np.float64)
+    if np.ndim(exponent) == 0:  # one exponent: no array of it
+
+        def with_exponent(values: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+            return powers_of(values, float(exponent), out)
+
+        python = float(exponent)
+        return _like_python(
+            with_exponent, lambda b: _python_pow(b, python), np.asarray(base, np.float64)
+        )
     arrays = [np.asarray(base, np.float64), np.asarray(exponent, np.float64)]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     # the one number (or smaller array) written out: the loop reads plain arrays

@@ -46,14 +46,17 @@ __all__ = [
     "compiled",
     "inlined",
     "powers",
+    "powers_of",
     "unary",
     "warm",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
+CHUNK = 256  # values per pass of a chunked loop: its buffers stay in the first-level cache
 # glibc's pow errs by at most 0.54 ulp (its pow.c: "Worst-case error: 0.54 ULP"): it returns
 # the float nearest the exact power wherever that lies more than 0.04 ulp from a halfway point.
 _POW_MARGIN = 0.045 * 2.0**-52  # times the result's binade: 0.045 ulp
@@ -186,16 +189,22 @@ def c_pow(x: float, y: float) -> float:
 
 
 @inlined
-def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int) -> None:
+def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int, todo: IntArray) -> None:
     """``out[i] = c_pow(x[i], y)`` for ``i < m``: for squares a vectorized pass of
-    :func:`_certain_square`, then ``pow`` where it gave NaN."""
+    :func:`_certain_square`, the indices where it gave NaN gathered without a branch into
+    ``todo`` (at least ``m`` long), then ``pow`` at those (~1 in 11, at random: a test and
+    branch per value would be mispredicted at every one)."""
     if _SQUARES and y == 2.0:
         for i in range(m):
             out[i] = _certain_square(x[i])
-        exponent = _opaque(y)
+        count = 0
         for i in range(m):
-            if math.isnan(out[i]):
-                out[i] = x[i] ** exponent
+            todo[count] = i
+            count += math.isnan(out[i])
+        exponent = _opaque(y)
+        for j in range(count):
+            i = todo[j]
+            out[i] = x[i] ** exponent
     else:
         for i in range(m):
             out[i] = x[i] ** y
@@ -222,6 +231,24 @@ def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArr
     instead: a base that is not positive and finite, an exponent that is not finite, a result
     that is not a normal float (where Python raises, returns a complex, or checks ``errno``)."""
     return _flagged_pass(_powers, (base, exponent), out)
+
+
+@compiled
+def _powers_of(base: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], y: float) -> None:
+    finite_exponent = -np.inf < y < np.inf
+    todo = np.empty(CHUNK, np.int64)
+    for start in range(0, base.shape[0], CHUNK):
+        m = min(CHUNK, base.shape[0] - start)
+        c_pow_into(base[start:], y, out[start:], m, todo)
+    for i in range(base.shape[0]):  # no branch: a flag for every value
+        x, value = base[i], out[i]
+        normal = _SMALLEST_NORMAL <= value < np.inf  # NaN too: a result Python must make
+        python[i] = not (0.0 < x < np.inf and finite_exponent and normal)
+
+
+def powers_of(base: FloatArray, exponent: float, out: FloatArray) -> npt.NDArray[np.bool_]:
+    """:func:`powers` with one exponent for every base (squares: see :func:`c_pow_into`)."""
+    return _flagged_pass(_powers_of, (base,), out, exponent)
 
 
 @compiled
@@ -273,4 +300,5 @@ def warm() -> None:
     """Compile (or load from the disk cache) this module's loops."""
     floats = np.zeros(2, np.float64)
     powers(floats, floats, np.empty(2, np.float64))
+    powers_of(floats, 2.0, np.empty(2, np.float64))
     unary(floats, np.empty(2, np.float64), "exp")

@@ -667,7 +667,7 @@ def _squares_with_a_constant(x: np.ndarray) -> np.ndarray:
 @_loops.compiled
 def _squares_into(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
-    _loops.c_pow_into(x, 2.0, out, x.shape[0])
+    _loops.c_pow_into(x, 2.0, out, x.shape[0], np.empty(x.shape[0], np.int64))
     return out
 
 
@@ -694,6 +694,34 @@ def test_power_raises_what_python_raises(
 ) -> None:
     with pytest.raises(error):
         pow_like_python(np.array([0.5, base]), np.array([2.0, exponent]))
+    with pytest.raises(error):  # one exponent for every base
+        pow_like_python(np.array([0.5, base]), exponent)
+
+
+@pytest.mark.parametrize("exponent", [2.0, 0.5, -1.0, 3.7, -2.0, 0.0, math.nan, math.inf, 1e300])
+def test_one_exponent_for_every_base_matches_python_pow(exponent: float) -> None:
+    rng = np.random.default_rng(29)
+    base = np.concatenate(
+        [
+            rng.uniform(0, 2, 300_000),  # split across threads
+            1 - rng.uniform(0, 1e-6, 1000),
+            [0.0, -0.0, 1.0, -1.0, -2.0, np.inf, -np.inf, np.nan, 5e-324, 1e-200, 1e200],
+        ]
+    )
+    want: list[Any] = []
+    for b in base.tolist():
+        try:
+            value = b**exponent
+            want.append(ValueError if isinstance(value, complex) else value)
+        except (OverflowError, ZeroDivisionError) as error:
+            want.append(type(error))
+    fine = [i for i, w in enumerate(want) if isinstance(w, float)]
+    got = pow_like_python(base[fine], exponent)
+    expected = [struct.pack("<d", want[i]) for i in fine]
+    assert [struct.pack("<d", v) for v in got.tolist()] == expected
+    for i in set(range(len(want))) - set(fine):  # each base Python refuses, alone
+        with pytest.raises(want[i]):
+            pow_like_python(base[[i]], exponent)
 
 
 def test_exp_like_python_matches_math_exp() -> None:

@@ -288,12 +288,13 @@ def _polynomial(
         _store(out, bases, s, _warmup(s, warmup))
     values = np.empty(CHUNK, np.float64)
     powered = np.empty(CHUNK, np.float64)
+    todo = np.empty(CHUNK, np.int64)
     decay_end = min(hi, training + 1)
     for start in range(max(lo, warmup), decay_end, CHUNK):
         m = min(CHUNK, decay_end - start)
         for i in range(m):
             values[i] = 1 - (start + i - warmup) / (training - warmup)
-        c_pow_into(values, power, powered, m)
+        c_pow_into(values, power, powered, m, todo)
         for i in range(m):
             values[i] = ((lr_init - lr_end) * powered[i] + lr_end) / lr_init
         _store_chunk(out, bases, start, values, m)
