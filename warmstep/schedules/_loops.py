@@ -1,8 +1,10 @@
 """The engine's compiled loops: how they are compiled, and the C library's maths on arrays.
 
 Where no numpy pass gives the library's floats, the engine runs the library's own scalar
-arithmetic in numba-compiled code (:func:`compiled`): IEEE float64 without fast-math (no fused
-multiply-add, no reassociation), so the results are the library's floats, bit for bit, at ~1-3 ns
+arithmetic in numba-compiled code (:func:`compiled`): IEEE float64 without fast-math (none of
+the library's operations contracted into a fused multiply-add or reassociated; the one explicit
+fused multiply-add, in :func:`c_pow`, only measures a product's rounding error), so the results
+are the library's floats, bit for bit, at ~1-3 ns
 a value instead of ~100 ns in a Python loop. The loops live beside their schedules
 (``adapters/torch/_fold_loop.py``, ``adapters/_decision_loops.py``,
 ``adapters/_transformers_loops.py``); this module has the decorator and the C library's ``pow``,
