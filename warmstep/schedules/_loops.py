@@ -160,7 +160,19 @@ _fma: Callable[[float, float, float], float] = _fma_intrinsic  # type: ignore[as
 _binade: Callable[[float], float] = _binade_intrinsic  # type: ignore[assignment]
 _opaque: Callable[[float], float] = _opaque_intrinsic  # type: ignore[assignment]
 
-_SQUARES = _OPAQUE_CONSTRAINT is not None  # else every square is left to pow
+
+def _documented_pow() -> bool:
+    """True with glibc 2.28 or later, whose ``pow`` states its 0.54 ulp bound (elsewhere the
+    bound is not known here, and every square is left to ``pow``)."""
+    library, version = platform.libc_ver()
+    try:
+        release = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    return library == "glibc" and release >= (2, 28)
+
+
+_SQUARES = _OPAQUE_CONSTRAINT is not None and _documented_pow()
 
 
 @inlined

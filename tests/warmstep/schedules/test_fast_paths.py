@@ -656,6 +656,23 @@ def test_square_matches_python_pow() -> None:
         np.testing.assert_array_equal(out, [v**2.0 for v in positive.tolist()])
 
 
+@pytest.mark.parametrize(
+    ("libc", "documented"),
+    [
+        (("glibc", "2.36"), True),
+        (("glibc", "2.28"), True),
+        (("glibc", "2.27"), False),  # before its pow's stated 0.54 ulp
+        (("", ""), False),  # musl and others: squares all go to pow
+        (("glibc", "unknown"), False),
+    ],
+)
+def test_squares_skip_pow_only_with_a_documented_pow(
+    libc: tuple[str, str], documented: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_loops.platform, "libc_ver", lambda: libc)
+    assert _loops._documented_pow() is documented
+
+
 @_loops.compiled
 def _squares_with_a_constant(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
