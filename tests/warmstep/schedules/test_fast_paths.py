@@ -392,10 +392,19 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     [
         {"type": "CosineAnnealingLR", "T_max": 5000, "eta_min": 0.0013},
         {"type": "CosineAnnealingLR", "T_max": 7, "eta_min": 0.02},
+        {"type": "CosineAnnealingLR", "T_max": 5000},  # eta_min 0: a plain product
+        {"type": "CosineAnnealingLR", "T_max": 7, "eta_min": 0.0},  # restarts every 14
         {"type": "SWALR", "swa_lr": 0.05, "anneal_epochs": 3000},
         {"type": "SWALR", "swa_lr": [0.05, 0.2], "anneal_epochs": 40, "anneal_strategy": "linear"},
     ],
-    ids=["cosine-long", "cosine-short-period", "swalr-cos", "swalr-linear"],
+    ids=[
+        "cosine-long",
+        "cosine-short-period",
+        "cosine-no-eta",
+        "cosine-no-eta-short-period",
+        "swalr-cos",
+        "swalr-linear",
+    ],
 )
 def test_long_recurrences_match_torch(spec: Spec) -> None:
     """Thousands of history-dependent writes in a row, folded in compiled code, against torch."""

@@ -104,10 +104,20 @@ def cosine_ratios(first: int, t: int, n: int) -> FloatArray:
 def _cosine_annealing_fold(
     lr: float, t: int, eta: float, bump: float, ratio: FloatArray, out: FloatArray
 ) -> None:
+    # eta_min 0 (torch's default) and an lr without a sign bit: ratio * (lr - 0.0) + 0.0 is
+    # ratio * lr (lr - 0.0 is lr; + 0.0 changes only a -0.0, which a product of such values
+    # never is): one multiplication on the chain from one step to the next instead of three.
+    plain = eta == 0.0 and not math.copysign(1.0, eta) < 0 and math.copysign(1.0, lr) > 0
+    restart = t + 1  # torch's e = t+1 (mod 2t): the next restart epoch
     for i in range(ratio.shape[0]):
         e = i + 1
-        restart = e > t and (e - 1 - t) % (2 * t) == 0  # torch's e = t+1 (mod 2t)
-        lr = lr + bump if restart else ratio[i] * (lr - eta) + eta
+        if e == restart:
+            lr = lr + bump
+            restart += 2 * t
+        elif plain:
+            lr = ratio[i] * lr
+        else:
+            lr = ratio[i] * (lr - eta) + eta
         out[i] = lr
 
 
