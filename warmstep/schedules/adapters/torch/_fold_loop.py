@@ -169,6 +169,20 @@ def _fold_chained(
         out[t] = lr
 
 
+@compiled
+def _fold_constant(lr: float, factor: float, out: FloatArray) -> None:
+    for t in range(out.shape[0]):
+        lr = lr * factor
+        out[t] = lr
+
+
+@compiled
+def _fold_factors(lr: float, factors: FloatArray, out: FloatArray) -> None:
+    for t in range(out.shape[0]):
+        lr = lr * factors[t]
+        out[t] = lr
+
+
 Child = tuple[IntArray | None, FloatArray, bool]
 
 
@@ -178,6 +192,15 @@ def chained_multipliers(lr0: float, children: list[Child], out: FloatArray) -> N
     child is ``(calls, factors, written)``: ``lr *= factors[j]`` at call ``calls[j]`` (sparse),
     or one factor per call (``calls`` None: a constant where ``factors`` repeats one value,
     zero strides), ``lr = factor`` instead where ``written``."""
+    if len(children) == 1 and children[0][0] is None and not children[0][2]:
+        # one factor per call (ExponentialLR, MultiplicativeLR): the bare product, whose loop
+        # carries nothing but the lr (~0.7 ms for 10^6 against ~1.2 in the general loop)
+        factors = children[0][1]
+        if factors.shape[0] and factors.strides[0] == 0:
+            _fold_constant(float(lr0), float(factors[0]), out)
+        else:
+            _fold_factors(float(lr0), np.ascontiguousarray(factors[: out.shape[0]]), out)
+        return
     mode, value_starts, call_starts, values, sparse_calls = [], [0], [0], [], []
     for calls, factors, _ in children:
         if calls is not None:
@@ -215,3 +238,4 @@ def warm() -> None:
     constant = (None, np.broadcast_to(np.float64(0.5), (2,)), False)
     chained_multipliers(1.0, [sparse, constant], np.empty(2, np.float64))
     chained_multipliers(1.0, [(None, floats, False)], np.empty(2, np.float64))
+    chained_multipliers(1.0, [constant], np.empty(2, np.float64))
