@@ -28,9 +28,10 @@ def prepare_compiled_loops() -> None:
     as they start."""
     from warmstep.schedules import _loops
     from warmstep.schedules.adapters import _decision_loops, _transformers_loops
-    from warmstep.schedules.adapters.torch import _cycle_loops, _fold_loop
+    from warmstep.schedules.adapters.torch import _cycle_loops, _fold_loop, _polynomial_loop
 
-    for module in (_loops, _fold_loop, _cycle_loops, _decision_loops, _transformers_loops):
+    modules = (_loops, _fold_loop, _cycle_loops, _polynomial_loop)
+    for module in (*modules, _decision_loops, _transformers_loops):
         module.warm()
 
 

@@ -45,16 +45,16 @@ def pow_like_python(base: FloatArray | float, exponent: FloatArray | float) -> F
 
         python = float(exponent)
         return _like_python(
-            with_exponent, lambda b: _python_pow(b, python), np.asarray(base, np.float64)
+            with_exponent, lambda b: python_pow(b, python), np.asarray(base, np.float64)
         )
     arrays = [np.asarray(base, np.float64), np.asarray(exponent, np.float64)]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     # the one number (or smaller array) written out: the loop reads plain arrays
     full = [a if a.shape == shape else np.broadcast_to(a, shape).copy() for a in arrays]
-    return _like_python(powers, _python_pow, *full)
+    return _like_python(powers, python_pow, *full)
 
 
-def _python_pow(base: float, exponent: float) -> float:
+def python_pow(base: float, exponent: float) -> float:
     """Python's own power; raises OverflowError / ZeroDivisionError as Python does."""
     value = base**exponent
     if isinstance(value, complex):

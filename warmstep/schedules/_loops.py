@@ -42,6 +42,8 @@ from numba.extending import intrinsic
 from warmstep.schedules._parallel import in_slices
 
 __all__ = [
+    "CHUNK",
+    "SMALLEST_NORMAL",
     "c_pow",
     "c_pow_into",
     "cache_folder",
@@ -57,7 +59,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 F = TypeVar("F", bound=Callable[..., Any])
 
-_SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
+SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
 CHUNK = 256  # values per pass of a chunked loop: its buffers stay in the first-level cache
 # glibc's pow errs by at most 0.54 ulp (its pow.c: "Worst-case error: 0.54 ULP"): it returns
 # the float nearest the exact power wherever that lies more than 0.04 ulp from a halfway point.
@@ -233,7 +235,7 @@ def _powers(
         y = exponent[i]
         if 0.0 < x < np.inf and -np.inf < y < np.inf:  # NaN fails both
             value = c_pow(x, y)  # the C library's pow, as CPython's float.__pow__ calls it
-            if _SMALLEST_NORMAL <= value < np.inf:
+            if SMALLEST_NORMAL <= value < np.inf:
                 out[i] = value
                 continue
         python[i] = True
@@ -256,7 +258,7 @@ def _powers_of(base: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_],
         c_pow_into(base[start:], y, out[start:], m, todo)
     for i in range(base.shape[0]):  # no branch: a flag for every value
         x, value = base[i], out[i]
-        normal = _SMALLEST_NORMAL <= value < np.inf  # NaN too: a result Python must make
+        normal = SMALLEST_NORMAL <= value < np.inf  # NaN too: a result Python must make
         python[i] = not (0.0 < x < np.inf and finite_exponent and normal)
 
 
@@ -273,7 +275,7 @@ def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: in
             out[i] = math.tanh(v)
         elif op == _EXP:
             value = math.exp(v)
-            if _SMALLEST_NORMAL <= value < np.inf:  # else NaN, overflow or underflow
+            if SMALLEST_NORMAL <= value < np.inf:  # else NaN, overflow or underflow
                 out[i] = value
             else:
                 python[i] = True

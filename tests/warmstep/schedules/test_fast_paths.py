@@ -42,6 +42,7 @@ from warmstep.schedules.adapters import _transformers_metric as greedy
 from warmstep.schedules.adapters.torch import _chain, _scan, functional
 from warmstep.schedules.adapters.torch import _cycle_loops as cycle_loops
 from warmstep.schedules.adapters.torch import _fold_loop as fold_loop
+from warmstep.schedules.adapters.torch import _polynomial_loop as polynomial_loop
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, SWA, make_ops
 
 Spec = dict[str, Any]
@@ -385,6 +386,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     assert _loops._powers.signatures and _loops._unary.signatures
     assert transformers_loops._cosine.signatures and transformers_loops._polynomial.signatures
     assert cycle_loops._cyclic.signatures and cycle_loops._phase.signatures
+    assert polynomial_loop._factors.signatures
 
 
 @pytest.mark.parametrize(
@@ -440,6 +442,8 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         {"type": "OneCycleLR", "max_lr": [0.1, 0.3], "total_steps": 20_000, "three_phase": True},
         {"type": "LambdaLR", "lr_lambda": "min(1.0, (step + 1) / 5000) * 0.99999 ** step"},
         {"type": "LambdaLR", "lr_lambda": ["(step % 700) / 700", "1 - step / 30000"]},
+        {"type": "PolynomialLR", "total_iters": 15_000, "power": 2.0},
+        {"type": "PolynomialLR", "total_iters": 30_000, "power": 0.5},
     ],
     ids=[
         "exponential",
@@ -451,6 +455,8 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         "onecycle",
         "lambda",
         "lambda-per-group",
+        "polynomial-squares",
+        "polynomial-root",
     ],
 )
 def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -464,6 +470,33 @@ def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.Monkey
     np.testing.assert_array_equal(curve.lr, expected)
     if curve.momentum is not None:
         np.testing.assert_array_equal(curve.momentum, momentum)
+
+
+@pytest.mark.parametrize(
+    ("total_iters", "power", "steps"),
+    [
+        (10, -1.0, 20),
+        (10, -1.0, 10),
+        (10, -2.5, 11),
+        (30, 1e300, 25),
+        (30, -1e-300, 40),
+        (10, 1030.0, 12),  # a subnormal factor: Python's ** returns it too
+        (10, -1100.0, 10),  # 0.5 ** -1100 overflows: Python raises, as torch would
+    ],
+)
+def test_polynomial_factors_fail_or_not_as_the_simulation(
+    total_iters: int, power: float, steps: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative powers reach 0.0 ** power at e = total_iters; huge powers underflow or
+    overflow, where Python's ``**`` (not the C library's ``pow``) decides."""
+    spec = {"type": "PolynomialLR", "total_iters": total_iters, "power": power}
+    fast = _curve_or_error(spec, steps, [0.1, 0.3])
+    monkeypatch.setattr(_chain, "FAST_PATHS", False)
+    slow = _curve_or_error(spec, steps, [0.1, 0.3])
+    if isinstance(slow, str) or isinstance(fast, str):
+        assert fast == slow
+    else:
+        np.testing.assert_array_equal(fast, slow)
 
 
 def test_a_lambda_error_in_a_later_block_names_the_same_step(

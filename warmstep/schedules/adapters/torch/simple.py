@@ -247,20 +247,15 @@ class PolynomialLeaf(Leaf):
 
     def standalone(self, total: int) -> Multipliers | None:
         t = self.p.total_iters
-        e = np.arange(1, max(min(t, total), 0) + 1, dtype=np.int64)
-        if t == 0:
+        count = max(min(t, total), 0)  # epochs 1 .. count change the lr
+        if t == 0 or (self.p.power < 0 and 1 <= t <= total):  # 0.0 ** power at e = t
             return None
-        # (1 - e/t) / (1 - (e-1)/t): each call's numerator is the next call's denominator
-        remaining = e / t
-        np.subtract(1.0, remaining, out=remaining)
-        base = np.empty(e.shape, np.float64)
-        np.divide(remaining[1:], remaining[:-1], out=base[1:])
-        base[:1] = remaining[:1] / 1.0  # e = 1: 1 - 0/t
-        if self.p.power < 0 and np.any(base == 0):
-            return None
-        factors = pow_like_python(base, self.p.power)
-        every_call = e.shape[0] == total  # factors for calls 0, 1, ... total-1, in order
-        return Multipliers(None if every_call else e - 1, factors[None, :])
+        from warmstep.schedules.adapters.torch._polynomial_loop import polynomial_factors
+
+        factors = polynomial_factors(t, self.p.power, count)
+        every_call = count == total  # factors for calls 0, 1, ... total-1, in order
+        calls = None if every_call else np.arange(count, dtype=np.int64)
+        return Multipliers(calls, factors[None, :])
 
 
 _DOC = " Needs base_lr (the optimizer lr of each group)."

@@ -1,0 +1,58 @@
+"""PolynomialLR's per-call factors in compiled code, on every core.
+
+torch's chainable PolynomialLR multiplies the lr at epoch ``e`` by
+``((1.0 - e / T) / (1.0 - (e - 1) / T)) ** power`` (Python floats: ``e / T`` of two ints is the
+correctly rounded quotient, as ``float(e) / float(T)`` is below 2**53). Each factor here is that
+expression, its power the C library's ``pow`` as Python's ``**`` calls it (squares through
+:func:`warmstep.schedules._loops.c_pow_into`); the few where Python treats the result specially
+(a zero base, a result that is not a normal float) are computed by Python itself, errors
+included. Imported on first use (numba); :func:`warm` compiles or loads the loop ahead of time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from warmstep.schedules._core import FloatArray
+from warmstep.schedules._libm import python_pow
+from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow_into, compiled
+from warmstep.schedules._parallel import in_slices
+
+__all__ = ["polynomial_factors", "warm"]
+
+
+@compiled
+def _factors(
+    lo: int, hi: int, total: int, power: float, out: FloatArray, python: npt.NDArray[np.bool_]
+) -> None:
+    base = np.empty(CHUNK, np.float64)
+    remaining = np.empty(CHUNK + 1, np.float64)
+    todo = np.empty(CHUNK, np.int64)
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        for k in range(m + 1):  # 1 - e/T at epochs start .. start + m: each call's numerator
+            remaining[k] = 1.0 - (start + k) / total  # is the next call's denominator
+        for k in range(m):
+            base[k] = remaining[k + 1] / remaining[k]
+        c_pow_into(base, power, out[start:], m, todo)
+        for k in range(m):  # no branch: a flag for every value
+            normal = SMALLEST_NORMAL <= out[start + k] < np.inf
+            python[start + k] = not (0.0 < base[k] < np.inf and normal)
+
+
+def polynomial_factors(total: int, power: float, count: int) -> FloatArray:
+    """The factors of epochs ``1 .. count`` (``total`` = ``total_iters`` > 0, ``count`` <= it),
+    bit for bit Python's; raises what Python's ``**`` raises there."""
+    out = np.empty(count, np.float64)
+    python = np.zeros(count, np.bool_)
+    in_slices(lambda lo, hi: _factors(lo, hi, total, power, out, python), count)
+    for i in np.flatnonzero(python).tolist():
+        e = i + 1
+        out[i] = python_pow((1.0 - e / total) / (1.0 - (e - 1) / total), power)
+    return out
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) this module's loop."""
+    polynomial_factors(3, 2.0, 3)
