@@ -499,6 +499,16 @@ def test_polynomial_factors_fail_or_not_as_the_simulation(
         np.testing.assert_array_equal(fast, slow)
 
 
+def test_a_fold_refuses_fewer_factors_than_steps() -> None:
+    """The compiled loops read one factor per step and do not check bounds: short input is
+    refused before them (sparse children list their own calls)."""
+    with pytest.raises(ValueError, match="3 factors for 4 steps"):
+        fold_loop.chained_multipliers(1.0, [(None, np.ones(3), False)], np.empty(4))
+    out = np.empty(4)
+    fold_loop.chained_multipliers(1.0, [(np.array([2]), np.array([0.5]), False)], out)
+    assert out.tolist() == [1.0, 1.0, 0.5, 0.5]
+
+
 def test_a_lambda_error_in_a_later_block_names_the_same_step(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -37,7 +37,7 @@ FOLD_MIN_CALLS = 1 << 14  # one factor per call from here on: a compiled fold, n
 def expand(lr0: FloatArray, mult: Multipliers, steps: int) -> FloatArray:
     """Values ``0 .. steps-1``: ``lr0`` at index 0, then the lr after each call."""
     groups, count = lr0.shape[0], mult.factors.shape[1]
-    if mult.calls is None and not mult.written and min(count, steps - 1) >= FOLD_MIN_CALLS:
+    if mult.calls is None and not mult.written and count == steps - 1 >= FOLD_MIN_CALLS:
         return _folded(lr0, mult.factors, steps)
     table = np.empty((groups, count + 1), np.float64)
     table[:, 0] = lr0

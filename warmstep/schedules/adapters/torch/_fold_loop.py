@@ -192,6 +192,9 @@ def chained_multipliers(lr0: float, children: list[Child], out: FloatArray) -> N
     child is ``(calls, factors, written)``: ``lr *= factors[j]`` at call ``calls[j]`` (sparse),
     or one factor per call (``calls`` None: a constant where ``factors`` repeats one value,
     zero strides), ``lr = factor`` instead where ``written``."""
+    for calls, factors, _ in children:
+        if calls is None and factors.shape[0] < out.shape[0]:  # the loops read one per step
+            raise ValueError(f"{factors.shape[0]} factors for {out.shape[0]} steps")
     if len(children) == 1 and children[0][0] is None and not children[0][2]:
         # one factor per call (ExponentialLR, MultiplicativeLR): the bare product, whose loop
         # carries nothing but the lr (~0.7 ms for 10^6 against ~1.2 in the general loop)
