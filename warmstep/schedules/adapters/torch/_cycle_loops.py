@@ -5,6 +5,10 @@ is a closed form at every step: these loops write torch's ``get_lr`` for epochs 
 straight into the curve (same float operations in the same order; ``math.cos`` is the C
 library's, as in Python), split across the cores. Imported on first use (numba); :func:`warm`
 compiles or loads them ahead of time.
+
+Example (the formulas in :mod:`.cyclic`): CyclicLR with base 0.1, max 1 and 2 steps up and down
+gives 0.1, 0.55, 1.0, 0.55, 0.1 at epochs 0-4: at epoch 1, ``x = 1 + 1/4 - 1 = 0.25``, the factor
+``x / 0.5 = 0.5``, the lr ``0.1 + 0.9 * 0.5``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ expression, its power the C library's ``pow`` as Python's ``**`` calls it (squar
 :func:`warmstep.schedules._loops.c_pow_into`); the few where Python treats the result specially
 (a zero base, a result that is not a normal float) are computed by Python itself, errors
 included. Imported on first use (numba); :func:`warm` compiles or loads the loop ahead of time.
+
+Example: ``polynomial_factors(4, 2.0, 4)`` is ``[0.5625, 0.4444444444444444, 0.25, 0.0]``:
+``(0.75 / 1.0) ** 2``, ``(0.5 / 0.75) ** 2``, ``(0.25 / 0.5) ** 2``, ``(0.0 / 0.25) ** 2``.
 """
 
 from __future__ import annotations
