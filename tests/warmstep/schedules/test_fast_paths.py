@@ -444,6 +444,8 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         {"type": "LambdaLR", "lr_lambda": ["(step % 700) / 700", "1 - step / 30000"]},
         {"type": "PolynomialLR", "total_iters": 15_000, "power": 2.0},
         {"type": "PolynomialLR", "total_iters": 30_000, "power": 0.5},
+        {"type": "CosineAnnealingWarmRestarts", "T_0": 100, "T_mult": 2, "eta_min": 0.001},
+        {"type": "CosineAnnealingWarmRestarts", "T_0": 333},
     ],
     ids=[
         "exponential",
@@ -457,6 +459,8 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         "lambda-per-group",
         "polynomial-squares",
         "polynomial-root",
+        "warm-restarts-x2",
+        "warm-restarts-x1",
     ],
 )
 def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from warmstep.schedules._core import FloatArray
 from warmstep.schedules._loops import compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["cyclic", "one_cycle_phase", "warm"]
+__all__ = ["cyclic", "one_cycle_phase", "warm", "warm_restarts"]
 
 CHUNK = 256  # epochs per pass: the buffer stays in the first-level cache
 
@@ -175,9 +175,54 @@ def one_cycle_phase(
     in_slices(work, hi - lo)
 
 
+@compiled
+def _warm_restarts(
+    lo: int,
+    hi: int,
+    first: int,
+    t0: int,
+    mult: int,
+    bases: FloatArray,
+    eta: float,
+    out: FloatArray,
+) -> None:
+    position = first + lo
+    if mult == 1:
+        start, length = position // t0 * t0, t0
+    else:
+        start, length = 0, t0
+        while start + length <= position:
+            start, length = start + length, length * mult
+    angle = np.empty(CHUNK, np.float64)
+    for chunk in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - chunk)
+        for i in range(m):  # pi * T_cur / T_i
+            position = first + chunk + i
+            if position >= start + length:
+                start, length = start + length, length * mult
+            angle[i] = math.pi * (position - start) / length
+        for i in range(m):  # the C library's cos alone in its loop
+            angle[i] = math.cos(angle[i])
+        for g in range(bases.shape[0]):
+            span = bases[g] - eta
+            for i in range(m):  # eta_min + (base_lr - eta_min) * (1 + cos(...)) / 2
+                out[g, chunk + i] = eta + span * (1 + angle[i]) / 2
+
+
+def warm_restarts(
+    first: int, t0: int, mult: int, bases: FloatArray, eta: float, out: FloatArray
+) -> None:
+    """CosineAnnealingWarmRestarts' lrs at positions (epochs since the last reset) ``first ..
+    first + n - 1`` into ``out`` (``(groups, n)``): ``T_i`` starts at ``t0`` and grows by
+    ``mult`` at each restart, ``T_cur`` counts within the cycle (one position a step: the
+    cycle changes at most once between two positions)."""
+    in_slices(lambda lo, hi: _warm_restarts(lo, hi, first, t0, mult, bases, eta, out), out.shape[1])
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) this module's loops."""
     ones = np.ones(1, np.float64)
     cyclic(2, 2.0, 0.5, True, ones, ones, (ones, ones))
     lr = np.empty((1, 2), np.float64)
     one_cycle_phase((0, 2), 0.0, 1.0, True, (ones, ones), (ones, ones), lr, lr.copy())
+    warm_restarts(1, 2, 2, ones, 0.0, lr)

@@ -167,19 +167,16 @@ class WarmRestartsLeaf(Leaf):
     def segment(self, steps: int) -> Segment | None:
         """From position 0 (construction, or a milestone's ``step(0)``): the lr given, then
         ``step()`` overwriting it at positions 1, 2, ... (no write depends on the lr)."""
-        b, eta = self.base_lrs[:, None], self.p.eta_min
+        eta = self.p.eta_min
 
         def run(lr0: FloatArray) -> FloatArray:
             out = np.empty((lr0.shape[0], steps), np.float64)
             if steps:
                 out[:, 0] = lr0
-            if steps > 1:
-                cosine = cos_inplace(self._angles(1, steps - 1))
-                cosine += 1
-                written = out[:, 1:]
-                np.multiply(cosine[None, :], b - eta, out=written)
-                written /= 2
-                written += eta
+            if steps > 1:  # one compiled pass, the cos calls over a buffer (numba)
+                from warmstep.schedules.adapters.torch._cycle_loops import warm_restarts
+
+                warm_restarts(1, self.p.T_0, self.p.T_mult, self.base_lrs, eta, out[:, 1:])
             return out
 
         return run
