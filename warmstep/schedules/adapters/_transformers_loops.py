@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
-from warmstep.schedules._loops import c_pow_into, compiled, inlined
+from warmstep.schedules._loops import CHUNK, c_pow_into, compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 NO_FAILURE = -1
-CHUNK = 256  # steps per pass: the buffer stays in the first-level cache
 
 
 class StepFailure(ValueError):

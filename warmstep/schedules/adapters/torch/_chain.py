@@ -460,8 +460,8 @@ class Chained:
         leaves = [child for child in self.children if isinstance(child, Leaf)]
         if len(leaves) < len(self.children):
             return None
-        multipliers = [leaf.standalone(total) for leaf in leaves]
-        if any(m is None for m in multipliers):
+        multipliers = [m for m in (leaf.standalone(total) for leaf in leaves) if m is not None]
+        if len(multipliers) < len(leaves):
             return None
         from warmstep.schedules.adapters.torch._fold_loop import chained_multipliers
 
@@ -471,9 +471,7 @@ class Chained:
         out[:, 0] = lr0
         for g in range(lr0.shape[0]):
             children = [
-                (m.calls, m.factors[min(g, m.factors.shape[0] - 1)], m.written)
-                for m in multipliers
-                if m is not None
+                (m.calls, m.factors[min(g, m.factors.shape[0] - 1)], m.written) for m in multipliers
             ]
             chained_multipliers(float(lr0[g]), children, out[g, 1:])
         return out

@@ -18,12 +18,10 @@ import math
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
-from warmstep.schedules._loops import compiled, inlined
+from warmstep.schedules._loops import CHUNK, compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
 __all__ = ["cyclic", "one_cycle_phase", "warm", "warm_restarts"]
-
-CHUNK = 256  # epochs per pass: the buffer stays in the first-level cache
 
 
 @compiled

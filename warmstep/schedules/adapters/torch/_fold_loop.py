@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
-from warmstep.schedules._loops import compiled
+from warmstep.schedules._loops import CHUNK, compiled
 from warmstep.schedules._parallel import in_slices
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
 
@@ -30,8 +30,6 @@ __all__ = [
     "fold_writes",
     "warm",
 ]
-
-CHUNK = 256  # epochs per pass of the cosine ratios: the buffer stays in the first-level cache
 
 
 @compiled

@@ -152,11 +152,15 @@ class WarmRestartsLeaf(Leaf):
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         if calls.size and np.all(calls.kind == STEP) and int(calls.prev_epoch[0]) >= 0:
             # step() alone, past the first: positions count up by one from the last
-            angle = self._angles(self.position + 1, calls.size)
+            from warmstep.schedules.adapters.torch._cycle_loops import warm_restarts
+
+            lr = np.empty((self.base_lrs.shape[0], calls.size), np.float64)
+            warm_restarts(
+                self.position + 1, self.p.T_0, self.p.T_mult, self.base_lrs, self.p.eta_min, lr
+            )
             self.position += calls.size
-        else:
-            angle = self._angles_of(self._positions(calls))
-        cosine = cos_inplace(angle)
+            return make_ops(SET, lr)
+        cosine = cos_inplace(self._angles_of(self._positions(calls)))
         cosine += 1
         b, eta = self.base_lrs[:, None], self.p.eta_min
         lr = cosine[None, :] * (b - eta)  # torch: eta + (b - eta) * (1 + cos(...)) / 2
@@ -199,24 +203,6 @@ class WarmRestartsLeaf(Leaf):
         """``pi * T_cur / T_i`` at each position."""
         t_cur, t_i = self._cycle(position)
         return np.asarray(math.pi * t_cur / t_i, np.float64)
-
-    def _angles(self, first: int, count: int) -> FloatArray:
-        """``pi * T_cur / T_i`` at positions ``first .. first+count-1``, a cycle at a time
-        (T_mult > 1: a few dozen cycles at most; T_mult = 1: by position)."""
-        if self.p.T_mult == 1:
-            return self._angles_of(np.arange(first, first + count, dtype=np.int64))
-        out = np.empty(count, np.float64)
-        start, length = 0, self.p.T_0
-        position, end = first, first + count
-        while position < end:
-            while start + length <= position:
-                start, length = start + length, length * self.p.T_mult
-            stop = min(end, start + length)
-            here = out[position - first : stop - first]
-            np.multiply(math.pi, np.arange(position - start, stop - start), out=here)
-            here /= length
-            position = stop
-        return out
 
     def _cycle(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0, mult = self.p.T_0, self.p.T_mult
