@@ -325,8 +325,13 @@ def test_sequential_children_as_slices_match_torch(milestones: list[int]) -> Non
 )
 def test_closed_form_cycles_match_torch(spec: Spec) -> None:
     """Cycles computed a slice at a time over thousands of steps, lr and momentum, vs torch."""
-    expected, momentum = torch_curve(spec, 3000, [0.1, 0.37])
-    curve = resolve_spec(spec).evaluate(EvalContext(3000, np.array([0.1, 0.37])))
+    _assert_matches_torch(spec, 3000)
+
+
+def _assert_matches_torch(spec: Spec, steps: int) -> None:
+    """lr and momentum over ``steps`` steps for two groups, bit for bit torch's."""
+    expected, momentum = torch_curve(spec, steps, [0.1, 0.37])
+    curve = resolve_spec(spec).evaluate(EvalContext(steps, np.array([0.1, 0.37])))
     np.testing.assert_array_equal(curve.lr, expected)
     if curve.momentum is not None:
         np.testing.assert_array_equal(curve.momentum, momentum)
@@ -469,11 +474,7 @@ def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.Monkey
     momentum against torch."""
     monkeypatch.setattr(_parallel, "PARALLEL_MIN_VALUES", 1024)
     monkeypatch.setattr(functional, "BLOCK", 4096)  # lambdas a block of steps at a time
-    expected, momentum = torch_curve(spec, 20_000, [0.1, 0.37])
-    curve = resolve_spec(spec).evaluate(EvalContext(20_000, np.array([0.1, 0.37])))
-    np.testing.assert_array_equal(curve.lr, expected)
-    if curve.momentum is not None:
-        np.testing.assert_array_equal(curve.momentum, momentum)
+    _assert_matches_torch(spec, 20_000)
 
 
 @pytest.mark.parametrize(
