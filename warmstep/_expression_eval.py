@@ -18,6 +18,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from warmstep._expression_ranges import (
+    MATH_CONSTANTS,
+    MAX_INT,
+    Bounds,
+    call_name,
+    decided_choice,
+    decided_truth,
+    interval,
+)
 from warmstep.errors import InvalidArgument
 
 __all__ = [
@@ -32,11 +41,9 @@ __all__ = [
     "evaluate",
 ]
 
-MAX_INT = 2**53  # exclusive bound on |int| values: exactly representable in float64
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
 _LIBM_NAMES = [
     "acos",
     "acosh",
@@ -89,14 +96,6 @@ COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
 }
 
 
-def call_name(func: ast.expr) -> str:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        return f"{func.value.id}.{func.attr}"
-    return ast.unparse(func)[:60]
-
-
 @dataclass(frozen=True)
 class _Value:
     """Python values as float64 (ints are exact: |v| < 2**53) plus where they are ints.
@@ -109,19 +108,42 @@ class _Value:
     bounds: Bounds | None = None
 
 
-Bounds = tuple[float, float]
-
-
-@dataclass(frozen=True)
 class Ctx:
     """The elements being evaluated: the variable's values there (a subset, inside branches),
-    and their bounds where known."""
+    and their bounds where known. The values of a range of steps are made on first use: a
+    block decided from its bounds (a warmup's saturated part) may never need them."""
 
-    variable: str
-    field: str
-    var: FloatArray
-    var_is_int: bool
-    bounds: Bounds | None = None
+    __slots__ = ("_first", "_var", "bounds", "field", "shape", "var_is_int", "variable")
+
+    def __init__(
+        self,
+        variable: str,
+        field: str,
+        var: FloatArray | None,
+        var_is_int: bool,
+        bounds: Bounds | None = None,
+        steps: tuple[int, int] | None = None,
+    ) -> None:
+        """``var`` the values, or None with ``steps`` = ``(first, stop)``: ints first .. stop-1."""
+        self.variable, self.field, self.var_is_int = variable, field, var_is_int
+        self.bounds, self._var = bounds, var
+        self.shape: tuple[int, ...]
+        if var is not None:
+            self._first, self.shape = 0, var.shape
+        elif steps is not None:
+            self._first, self.shape = steps[0], (steps[1] - steps[0],)
+        else:
+            raise ValueError("Ctx needs values or a range of steps")
+
+    @property
+    def size(self) -> int:
+        return self.shape[0]
+
+    @property
+    def var(self) -> FloatArray:
+        if self._var is None:  # exact: |steps| < 2**53
+            self._var = np.arange(self._first, self._first + self.size, dtype=np.float64)
+        return self._var
 
     def subset(self, mask: BoolArray) -> Ctx:
         return Ctx(self.variable, self.field, self.var[mask], self.var_is_int, self.bounds)
@@ -129,10 +151,10 @@ class Ctx:
     def check(self, bad: npt.ArrayLike, message: str) -> None:
         """Raise for the first element where ``bad`` holds (Python raises there)."""
         if np.ndim(bad) == 0:  # one flag for every element: no need to spread it out
-            if bool(bad) and self.var.size:
+            if bool(bad) and self.size:
                 self.fail(0, message)
             return
-        flags = np.broadcast_to(np.asarray(bad, dtype=bool), self.var.shape)
+        flags = np.broadcast_to(np.asarray(bad, dtype=bool), self.shape)
         if flags.any():
             self.fail(int(np.argmax(flags)), message)
 
@@ -148,31 +170,14 @@ def evaluate(tree: ast.expr, ctx: Ctx) -> FloatArray:
     with zero strides: callers that fold a constant factor see it as one)."""
     with np.errstate(all="ignore"):
         num = np.asarray(_eval(tree, ctx).num, np.float64)
-    if num.shape == ctx.var.shape:
+    if num.shape == ctx.shape:
         return num
-    return np.broadcast_to(num, ctx.var.shape)
+    return np.broadcast_to(num, ctx.shape)
 
 
 def _const(value: float, is_int: bool) -> _Value:
     bounds = (value, value) if math.isfinite(value) else None
     return _Value(np.asarray(value, dtype=np.float64), np.asarray(is_int), bounds)
-
-
-def _interval(op: ast.operator, a: Bounds | None, b: Bounds | None) -> Bounds | None:
-    """Bounds of ``a op b`` for +, - and * (the exact results' bounds, rounded: rounding is
-    monotonic, so the rounded results stay inside); None where unknown or not finite."""
-    if a is None or b is None:
-        return None
-    if isinstance(op, ast.Add):
-        corners = [a[0] + b[0], a[1] + b[1]]
-    elif isinstance(op, ast.Sub):
-        corners = [a[0] - b[1], a[1] - b[0]]
-    elif isinstance(op, ast.Mult):
-        corners = [x * y for x in a for y in b]
-    else:
-        return None
-    low, high = min(corners), max(corners)
-    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
 
 
 def _eval(node: ast.expr, ctx: Ctx) -> _Value:
@@ -190,18 +195,37 @@ def _eval(node: ast.expr, ctx: Ctx) -> _Value:
         case ast.BoolOp(op=op, values=values):
             return _boolop(isinstance(op, ast.And), values, ctx)
         case ast.Compare(left=left, ops=ops, comparators=comparators):
+            holds = decided_truth(node, ctx.bounds) if _worth_deciding(ctx) else None
+            if holds is not None:  # the same way for every element: a bool, no comparisons
+                return _const(float(holds), True)
             return _compare(_eval(left, ctx), ops, comparators, ctx)
         case ast.IfExp(test=test, body=body, orelse=orelse):
+            holds = decided_truth(test, ctx.bounds) if _worth_deciding(ctx) else None
+            if holds is not None:  # one branch for every element: no masks, no merge
+                return _eval(body if holds else orelse, ctx)
             taken = _truthy(_eval(test, ctx), ctx)
             return _merge(taken, _eval_where(body, ctx, taken), _eval_where(orelse, ctx, ~taken))
         case ast.Call(func=func, args=args):
             name = call_name(func)
+            if name in ("min", "max") and _worth_deciding(ctx):
+                chosen = decided_choice(name, args, ctx.bounds)
+                if chosen is not None:  # the same argument for every element: only it
+                    return _eval(args[chosen], ctx)
             arguments = [_eval(arg, ctx) for arg in args]
             if name in LIBM_CALLS:
                 fn = getattr(math, name.removeprefix("math."))
                 return _python_map(fn, name, arguments, ctx)
             return _vector_call(name, arguments, ctx)
     raise AssertionError(f"unvalidated node {type(node).__name__}")  # pragma: no cover
+
+
+_DECIDE_MIN = 64  # elements worth deciding a min, max or comparison from bounds
+
+
+def _worth_deciding(ctx: Ctx) -> bool:
+    """Bounds known and enough elements that skipping whole passes pays for the analysis
+    (:mod:`warmstep._expression_ranges`): the skipped nodes cannot raise, so no error is lost."""
+    return ctx.bounds is not None and ctx.size >= _DECIDE_MIN
 
 
 def _eval_where(node: ast.expr, ctx: Ctx, mask: BoolArray) -> _Value | None:
@@ -225,7 +249,7 @@ def _merge(mask: BoolArray, when_true: _Value | None, when_false: _Value | None)
 
 
 def _truthy(value: _Value, ctx: Ctx) -> BoolArray:
-    return np.broadcast_to(value.num != 0, ctx.var.shape)  # bool(nan) is True, as in Python
+    return np.broadcast_to(value.num != 0, ctx.shape)  # bool(nan) is True, as in Python
 
 
 def _boolop(is_and: bool, values: Sequence[ast.expr], ctx: Ctx) -> _Value:
@@ -244,7 +268,7 @@ def _compare(
 ) -> _Value:
     """``a < b < c`` is ``a < b and b < c`` with b evaluated once, c only where a < b."""
     right = _eval(rights[0], ctx)
-    holds = np.broadcast_to(COMPARISONS[type(ops[0])](left.num, right.num), ctx.var.shape)
+    holds = np.broadcast_to(COMPARISONS[type(ops[0])](left.num, right.num), ctx.shape)
     if len(ops) == 1 or not holds.any():
         return _Value(holds.astype(np.float64), np.asarray(True))
     rest = _compare(_pick(_broadcast(right, ctx), holds), ops[1:], rights[1:], ctx.subset(holds))
@@ -252,9 +276,7 @@ def _compare(
 
 
 def _broadcast(value: _Value, ctx: Ctx) -> _Value:
-    return _Value(
-        np.broadcast_to(value.num, ctx.var.shape), np.broadcast_to(value.is_int, ctx.var.shape)
-    )
+    return _Value(np.broadcast_to(value.num, ctx.shape), np.broadcast_to(value.is_int, ctx.shape))
 
 
 def _ints(
@@ -292,11 +314,11 @@ def _binop(op: ast.operator, a: _Value, b: _Value, ctx: Ctx) -> _Value:
     both_int = a.is_int & b.is_int
     match op:
         case ast.Add():
-            return _ints(a.num + b.num, both_int, ctx, "+", _interval(op, a.bounds, b.bounds))
+            return _ints(a.num + b.num, both_int, ctx, "+", interval(op, a.bounds, b.bounds))
         case ast.Sub():
-            return _ints(a.num - b.num, both_int, ctx, "-", _interval(op, a.bounds, b.bounds))
+            return _ints(a.num - b.num, both_int, ctx, "-", interval(op, a.bounds, b.bounds))
         case ast.Mult():
-            return _ints(a.num * b.num, both_int, ctx, "*", _interval(op, a.bounds, b.bounds))
+            return _ints(a.num * b.num, both_int, ctx, "*", interval(op, a.bounds, b.bounds))
         case ast.Div():
             ctx.check(b.num == 0, "division by zero")
             return _Value(a.num / b.num, np.asarray(False))
@@ -316,7 +338,7 @@ def _binop(op: ast.operator, a: _Value, b: _Value, ctx: Ctx) -> _Value:
 def _pow(base: _Value, exponent: _Value, ctx: Ctx) -> _Value:
     """``int ** int`` with a non-negative exponent is an exact int (by squaring); anything else is
     Python's float ``**`` (libm ``pow``), element by element."""
-    exact = np.broadcast_to(base.is_int & exponent.is_int & (exponent.num >= 0), ctx.var.shape)
+    exact = np.broadcast_to(base.is_int & exponent.is_int & (exponent.num >= 0), ctx.shape)
     if exact.all():
         return _ints(_int_pow(base.num, exponent.num), True, ctx, "**")
     if not exact.any():

@@ -41,7 +41,10 @@ one argument; source at most ``MAX_SOURCE_CHARS`` characters, ``MAX_NODES`` expr
 nesting depth ``MAX_DEPTH``. ``10 ** 10 ** 10`` is refused in microseconds (an int power is
 computed with the exponent capped, never with unbounded Python ints). Branches are evaluated on
 the subset of elements that take them (not both branches then ``np.where``): that is what makes
-the lazy semantics exact.
+the lazy semantics exact. Over a range of int values (a block of steps) the bounds of the range
+often decide a ``min``/``max`` or a comparison for every element at once
+(:mod:`warmstep._expression_ranges`): ``min(1.0, (step + 1) / 1000)`` past step 999 is the
+constant 1.0 and costs no pass over the block; only nodes that cannot raise are skipped that way.
 """
 
 from __future__ import annotations
@@ -232,17 +235,20 @@ class Expression:
         if self._constant and arr.size > 1:
             first = self(arr.reshape(-1)[:1])
             return np.broadcast_to(first.reshape(()), arr.shape)
+        bounds = None
         if arr.dtype.kind in "iub":
-            if arr.size and (arr.max() >= MAX_INT or arr.min() <= -MAX_INT):
-                raise InvalidArgument(
-                    f"{self.variable} out of range (|value| must be < 2**53)", field=self.field
-                )
+            if arr.size:
+                bounds = (float(arr.min()), float(arr.max()))
+                if bounds[1] >= MAX_INT or bounds[0] <= -MAX_INT:
+                    raise InvalidArgument(
+                        f"{self.variable} out of range (|value| must be < 2**53)", field=self.field
+                    )
         elif arr.dtype.kind != "f":
             raise TypeError(f"expression values must be ints or floats, not {arr.dtype}")
         var = arr.astype(np.float64).ravel()
         if var.size == 0:
             return var.reshape(arr.shape)
-        ctx = Ctx(self.variable, self.field, var, arr.dtype.kind != "f")
+        ctx = Ctx(self.variable, self.field, var, arr.dtype.kind != "f", bounds)
         return evaluate(self._tree, ctx).reshape(arr.shape)
 
     @property
@@ -262,8 +268,8 @@ class Expression:
             )
         if self._constant and stop - first > 1:
             return np.broadcast_to(self.over_steps(first, first + 1).reshape(()), (stop - first,))
-        var = np.arange(first, stop, dtype=np.float64)  # exact: |steps| < 2**53
-        ctx = Ctx(self.variable, self.field, var, True, (float(first), float(stop - 1)))
+        bounds = (float(first), float(stop - 1))
+        ctx = Ctx(self.variable, self.field, None, True, bounds, steps=(first, stop))
         return evaluate(self._tree, ctx)
 
     def scalar(self, value: float) -> float:

@@ -78,6 +78,8 @@ def lambda_rows(
                 values = function.over_steps(start, end)
             if scale is None:
                 out[g, columns] = values
+            elif values.strides[0] == 0:  # one value over the block (decided from its bounds)
+                out[g, columns] = scale[g] * values[0]
             else:  # torch: base_lr * lmbda(epoch)
                 np.multiply(scale[g], values, out=out[g, columns])
 
