@@ -659,3 +659,51 @@ def test_compiled_path_names_the_first_failing_step() -> None:
         expr(np.arange(1000))
     with pytest.raises(InvalidArgument, match=r"at step=710"):
         compile_expression("math.exp(step)", "step", field=FIELD)(np.arange(1000))
+
+
+@pytest.mark.parametrize(
+    ("source", "python"),
+    [
+        ("step // 7", lambda s: s // 7),
+        ("step % 7", lambda s: s % 7),
+        ("step // -7", lambda s: s // -7),
+        ("step % -7", lambda s: s % -7),
+        ("(step - 500) // (step % 5 + 1)", lambda s: (s - 500) // (s % 5 + 1)),
+        ("(step - 500) % (step // 100 - 3)", lambda s: (s - 500) % (s // 100 - 3)),
+        ("min(6, step % 7) + step // 7 * 0.5", lambda s: min(6, s % 7) + s // 7 * 0.5),
+        ("(step - 2**40) // 3 % 11", lambda s: (s - 2**40) // 3 % 11),
+        ("step * 1.0 // 7", lambda s: s * 1.0 // 7),  # a float operand: CPython's float divmod
+    ],
+)
+def test_int_floor_division_and_modulo(source: str, python: PyFn) -> None:
+    """Ints take numpy's int64 floor division (Python's rounding toward -inf), negative
+    dividends and divisors included; over a range of steps and over the same values as ints."""
+    expr = compile_expression(source, "step", field=FIELD)
+    steps = np.arange(-1000, 1000, dtype=np.int64)
+    expected = python_reference(python, steps)
+    if expected is None:
+        with pytest.raises(InvalidArgument, match="by zero"):
+            expr.over_steps(-1000, 1000)
+        return
+    assert same_bits(expr(steps), expected), source
+    assert same_bits(expr.over_steps(-1000, 1000), expected), source
+
+
+def test_int_modulo_bounds_still_catch_big_ints() -> None:
+    """``step % 7`` is at most 6: times 1501199875790166 that is above 2**53 (Python would make
+    a big int), refused at the first step where it happens."""
+    expr = compile_expression("(step % 7) * 1501199875790166", "step", field=FIELD)
+    with pytest.raises(InvalidArgument) as caught:
+        expr.over_steps(0, 100)
+    assert caught.value.message == "*: integer result beyond 2**53 at step=6"
+    assert expr.over_steps(0, 6)[-1] == 5 * 1501199875790166
+
+
+def test_int_floor_division_bounds_still_catch_big_ints() -> None:
+    """``step // 7`` reaches 14 at step 98 over 0..99: times 643371375338643 that is above
+    2**53, where 13 times it is not."""
+    expr = compile_expression("(step // 7) * 643371375338643", "step", field=FIELD)
+    with pytest.raises(InvalidArgument) as caught:
+        expr.over_steps(0, 100)
+    assert caught.value.message == "*: integer result beyond 2**53 at step=98"
+    assert expr.over_steps(0, 98)[-1] == 13 * 643371375338643
