@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import ValidationInfo, field_validator, model_validator
 
 from warmstep.errors import InvalidArgument
@@ -37,13 +38,19 @@ from warmstep.schedules._core import (
     KindParams,
     Library,
 )
-from warmstep.schedules._libm import log_like_python, pow_like_python, tanh_like_python
+from warmstep.schedules._libm import (
+    log_like_python,
+    pow_like_python,
+    tanh_like_python,
+    unary_like_python,
+)
 from warmstep.schedules._registry import register
 
-__all__ = ["TimmParams", "cycle_position", "integer_power", "timm_curve"]
+__all__ = ["TimmParams", "cycle_position", "integer_power", "timm_curve", "whole_floor_divide"]
 
 _SCALAR_POWERS = 4096
 
+IntArray = npt.NDArray[np.int64]
 # (t after the prefix shift, values of t >= warmup_t) -> (groups, len(t)) lr
 MainCurve = Callable[[FloatArray], FloatArray]
 
@@ -87,7 +94,7 @@ def timm_curve(
     t = np.arange(context.steps, dtype=np.float64)
     warmup_t = params.warmup_t
     lr = np.empty((context.groups, context.steps), dtype=np.float64)
-    ramp = int(np.count_nonzero(t < warmup_t))  # t is increasing: the warmup is a prefix
+    ramp = min(max(warmup_t, 0), context.steps)  # the steps t < warmup_t: a prefix
     if warmup_t and ramp:
         target = base if warmup_target is None else warmup_target[:, None]
         slope = (target - params.warmup_lr_init) / warmup_t
@@ -100,12 +107,29 @@ def timm_curve(
     return Curve(lr=lr)
 
 
-def integer_power(base: float, exponents: FloatArray) -> FloatArray:
+def whole_floor_divide(t: FloatArray, divisor: float) -> FloatArray | IntArray:
+    """``t // divisor`` for whole-number ``t`` (|t| < 2**53, as every timm time here is: steps
+    shifted by an int), as Python computes it. A whole ``divisor`` (timm's ints): int floor
+    division, as int64 (a multiply and a shift by one divisor; ~15x the float divmod that
+    ``np.floor_divide`` runs on floats, which stays for any other divisor). Example:
+    ``whole_floor_divide(np.array([-1.0, 6.0, 7.0]), 7)`` is ``[-1, 0, 1]``."""
+    if float(divisor).is_integer() and 0 < abs(divisor) < 2**53:
+        return np.floor_divide(t.astype(np.int64), np.int64(divisor))
+    return np.asarray(np.floor_divide(t, divisor), np.float64)
+
+
+def integer_power(base: float, exponents: FloatArray | IntArray) -> FloatArray:
     """``base ** n`` for whole-number ``n`` as Python computes it (libm ``pow``, correctly rounded
     here), one scalar call per distinct exponent; numpy's SIMD ``power`` can differ in the last
     bit. Falls back to numpy past a few thousand distinct exponents. Whole exponents within a
-    short range (the usual case) index a table of every power in it, with no sort."""
-    if exponents.size:
+    short range (the usual case) index a table of every power in it, with no sort (int
+    exponents: whole by their type, no check)."""
+    if exponents.size and exponents.dtype.kind == "i":
+        first, last = int(exponents.min()), int(exponents.max())
+        if last - first < _SCALAR_POWERS:
+            powers = [math.pow(base, float(first + k)) for k in range(last - first + 1)]
+            return np.asarray(powers, dtype=np.float64)[exponents - first]
+    elif exponents.size:
         low, high = float(exponents.min()), float(exponents.max())
         if math.isfinite(low) and math.isfinite(high) and high - low < _SCALAR_POWERS:
             offset = exponents - low
@@ -115,18 +139,21 @@ def integer_power(base: float, exponents: FloatArray) -> FloatArray:
                 return np.asarray(table, dtype=np.float64)[index]
     distinct, where = np.unique(exponents, return_inverse=True)
     if distinct.size > _SCALAR_POWERS:
-        return pow_like_python(base, exponents)
+        return pow_like_python(base, exponents.astype(np.float64))
     values = np.array([math.pow(base, float(n)) for n in distinct], dtype=np.float64)
     return values[where.reshape(exponents.shape)]
 
 
 def cycle_position(
     t: FloatArray, t_initial: float, cycle_mul: float, field: str
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray | IntArray, FloatArray, FloatArray]:
     """Cycle index ``i``, cycle length ``t_i`` and position ``t_curr`` inside it, as timm does."""
     if cycle_mul == 1:
-        index = np.floor_divide(t, t_initial)
-        return index, np.full_like(t, t_initial), t - t_initial * index
+        index = whole_floor_divide(t, t_initial)
+        length = np.broadcast_to(float(t_initial), t.shape)
+        if not index.any():  # all inside the first cycle: t - t_initial * 0 is t
+            return index, length, t
+        return index, length, t - t_initial * index
     argument = 1 - t / t_initial * (1 - cycle_mul)
     if cycle_mul <= 0 or np.any(argument <= 0):
         raise InvalidArgument(
@@ -172,12 +199,12 @@ def _cycled(
         index, t_i, t_curr = cycle_position(
             t, params.t_initial, params.cycle_mul, f"{context.path}.cycle_mul"
         )
-        lr = np.full((context.groups, t.size), params.lr_min, dtype=np.float64)
         live = index < params.cycle_limit
         if live.all():  # the usual case: no masking
-            lr_max = context.base_lrs[:, None] * integer_power(params.cycle_decay, index)
+            lr_max = context.base_lrs[:, None] * _decay(params.cycle_decay, index)
             span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
             return params.lr_min + span * term(t_curr, t_i)
+        lr = np.full((context.groups, t.size), params.lr_min, dtype=np.float64)
         if live.any():
             lr_max = context.base_lrs[:, None] * integer_power(params.cycle_decay, index[live])
             span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
@@ -185,6 +212,18 @@ def _cycled(
         return lr
 
     return main
+
+
+def _decay(cycle_decay: float, index: FloatArray | IntArray) -> FloatArray:
+    """``cycle_decay ** i`` per value; 1.0 (timm's default) is 1.0 at every power, one number."""
+    if cycle_decay == 1.0:
+        return np.ones(1)
+    return integer_power(cycle_decay, index)
+
+
+def _power_or_same(x: FloatArray, k: float) -> FloatArray:
+    """``x ** k`` as Python computes it; ``x`` itself for k = 1 (``x ** 1.0`` is ``x``)."""
+    return x if k == 1.0 else pow_like_python(x, k)
 
 
 class CosineLRSchedulerParams(_CycleParams):
@@ -195,7 +234,8 @@ def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
     k = params.k_decay
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
-        return 1 + np.cos(np.pi * pow_like_python(t_curr, k) / pow_like_python(t_i, k))
+        angle = np.pi * _power_or_same(t_curr, k) / _power_or_same(t_i, k)
+        return 1 + unary_like_python("cos", angle)  # the C library's cos on every core
 
     main = _cycled(params, context, term, half=True)
     return timm_curve(params, context, main, params.warmup_prefix)
@@ -243,7 +283,8 @@ def _poly(params: PolyLRSchedulerParams, context: EvalContext) -> Curve:
 
     def term(t_curr: FloatArray, t_i: FloatArray) -> FloatArray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return pow_like_python(1 - pow_like_python(t_curr, k) / pow_like_python(t_i, k), power)
+            ratio = _power_or_same(t_curr, k) / _power_or_same(t_i, k)
+            return pow_like_python(1 - ratio, power)
 
     main = _cycled(params, context, term, half=False)
     return timm_curve(params, context, main, params.warmup_prefix)

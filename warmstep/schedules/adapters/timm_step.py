@@ -19,7 +19,12 @@ from pydantic import field_validator
 
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, Kind, Library
 from warmstep.schedules._registry import register
-from warmstep.schedules.adapters.timm import TimmParams, integer_power, timm_curve
+from warmstep.schedules.adapters.timm import (
+    TimmParams,
+    integer_power,
+    timm_curve,
+    whole_floor_divide,
+)
 
 
 class StepLRSchedulerParams(TimmParams):
@@ -52,7 +57,7 @@ class MultiStepLRSchedulerParams(TimmParams):
 
 def _step(params: StepLRSchedulerParams, context: EvalContext) -> Curve:
     def main(t: FloatArray) -> FloatArray:
-        factor = integer_power(params.decay_rate, np.floor_divide(t, params.decay_t))
+        factor = integer_power(params.decay_rate, whole_floor_divide(t, params.decay_t))
         return context.base_lrs[:, None] * factor
 
     return timm_curve(params, context, main, params.warmup_prefix)
