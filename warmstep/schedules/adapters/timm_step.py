@@ -67,7 +67,7 @@ def _multistep(params: MultiStepLRSchedulerParams, context: EvalContext) -> Curv
     milestones = np.asarray(params.decay_t, dtype=np.float64)
 
     def main(t: FloatArray) -> FloatArray:
-        passed = np.searchsorted(milestones, t + 1, side="right").astype(np.float64)
+        passed = np.searchsorted(milestones, t + 1, side="right")  # int64: whole by type
         return context.base_lrs[:, None] * integer_power(params.decay_rate, passed)
 
     return timm_curve(params, context, main, params.warmup_prefix)
