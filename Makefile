@@ -24,8 +24,23 @@ $(VENV)/.installed-test: pyproject.toml clients/python/pyproject.toml | $(PY)
 		|| echo "chromium could not be installed: the browser tests will skip" >&2
 	touch $@
 
+# The libraries the engine benchmark's references run (bench/library_references.py), at the
+# versions of their parity fixtures (tests/fixtures/schedules). timm, fvcore and
+# pytorch-transformers go in without their dependencies (torchvision, iopath, boto3,
+# sentencepiece, ...): the modules the references load need torch only. keras, optax and jax
+# bring their own (no torch, no numpy); the constraint keeps pip from ever replacing the venv's
+# torch or numpy for them.
+REFERENCE_LIBS_NO_DEPS := timm==1.0.31 fvcore==0.1.5.post20221221 pytorch-transformers==1.2.0
+REFERENCE_LIBS := keras==3.15.1 optax==0.2.8 jax==0.10.2
+
+$(VENV)/.installed-references: Makefile | $(VENV)/.installed-test
+	$(PIP) install --quiet --no-deps $(REFERENCE_LIBS_NO_DEPS)
+	$(PIP) freeze | grep -iE '^(torch|numpy)==' > $(VENV)/.reference-constraints.txt
+	$(PIP) install --quiet -c $(VENV)/.reference-constraints.txt $(REFERENCE_LIBS)
+	touch $@
+
 install-run: $(VENV)/.installed-run
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(VENV)/.installed-references
 
 run: install-run
 	$(VENV)/bin/warmstep dev
@@ -60,6 +75,7 @@ fuzz: install-test
 	WARMSTEP_FUZZ_EXAMPLES=500 $(PY) -m pytest tests/security/test_api_fuzz.py tests/security/test_grpc_fuzz.py
 
 # The REST rows use Debian's wrk when it is there; without it a slower Python load generator.
+# install-test brings the reference libraries of the engine rows (REFERENCE_LIBS above).
 bench: install-test
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| echo "wrk could not be installed: the REST rows use the Python load generator" >&2
