@@ -1,12 +1,15 @@
 """Engine benchmark: an ``n``-step curve per registered kind through the engine, against stepping
-the real torch scheduler (or the real transformers function's scheduler) in a Python loop.
+the real torch scheduler (or the real transformers function's scheduler) in a Python loop, or
+calling the real timm, fvcore, keras, optax or pytorch_transformers schedule as a user's loop does
+(bench/library_references.py says what each step does there).
 
 Reference loop, per step: read ``param_groups[g]["lr"]`` of every group, then
 ``scheduler.step()`` (``step(metric)`` for plateau kinds). No ``optimizer.step()`` and no
 parameters to update: the baseline is the scheduler alone, the cheapest a user's loop can be. The
-reference runs ``reference_steps`` steps of the same spec and is scaled linearly to ``n``.
-Kinds of libraries not installed in this venv (timm, keras, optax, fvcore, ...) get the engine
-time only: no fair reference exists here (a Python loop of our own formula would not be one)."""
+reference runs ``reference_steps`` steps of the same spec (fewer for libraries whose call costs
+tens of microseconds: keras, optax) and is scaled linearly to ``n``. Kinds of libraries without
+a reference here (detectron2, mxnet, fairseq, tensorflow, or one of the above not installed) get
+the engine time only: a Python loop of our own formula would not be a fair reference."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import torch
 import transformers.optimization as hf
 from torch.optim import lr_scheduler, swa_utils
 
+from bench import library_references
 from bench._common import Size, Table, best_of, no_gc
 from bench.specs import spec_for
 from warmstep.allocator import keep_freed_memory
@@ -38,6 +42,10 @@ def metric_series(n: int) -> np.ndarray:
     """A slowly improving, noisy validation loss (plateaus now and then)."""
     i = np.arange(n, dtype=np.float64)
     return 1.0 / (1.0 + 1e-4 * i) + 0.01 * np.sin(0.37 * i)
+
+
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / max(len(values), 1))
 
 
 def _lambda(source: str) -> Callable[[int], float]:
@@ -71,7 +79,8 @@ def reference_seconds(kind: Kind, spec: dict[str, Any], steps: int) -> float | N
     """Seconds to step the real library's scheduler ``steps`` times, or None without one."""
     build = {"torch": _build_torch, "transformers": _build_transformers}.get(kind.library.value)
     if build is None:
-        return None
+        metrics = metric_series(steps) if kind.takes_metrics else None
+        return library_references.reference_seconds(kind, spec, steps, BASE_LR, metrics)
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([{"params": [param], "lr": float(BASE_LR[0])}], momentum=0.9)
     with warnings.catch_warnings():
@@ -142,7 +151,8 @@ def short_curve_table(size: Size) -> Table:
     table.notes.append(
         f"engine: fastest of {size.repeats} runs of {SHORT_CALLS} calls of resolve_spec(spec)"
         f".evaluate(EvalContext({n}, [0.1])), per call; reference: fastest of {size.repeats} runs "
-        f"of {n:,} steps of the real scheduler (read lr, step()); no target: a short curve's "
+        f"of {n:,} steps of the real scheduler (read lr, step(); the library's call per step "
+        "for timm, fvcore, keras, optax, pytorch_transformers); no target: a short curve's "
         "cost is the engine's fixed cost per query (validation, the torch chain's set-up)"
     )
     return table
@@ -172,38 +182,50 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
         ["kind", "library", "engine ms", "reference ms", "ratio", "note"],
     )
     misses: list[Kind] = []
+    libraries = dict.fromkeys(k.library.value for k in all_kinds())  # in table order
     for kind in all_kinds():
         spec = spec_for(kind.library.value, kind.name, n)
         engine = engine_seconds(kind, spec, n, size.repeats)
-        ref = best_reference_seconds(kind, spec, ref_n, size.repeats)
+        steps = library_references.reference_steps(kind.library.value, ref_n)
+        ref = best_reference_seconds(kind, spec, steps, size.repeats)
         sequential = kind.takes_metrics
         if ref is None:
             table.add(
                 kind.name, kind.library.value, engine * 1e3, "-", "-", "no reference in this venv"
             )
             continue
-        scaled = ref * n / ref_n
+        scaled = ref * n / steps
         ratio = scaled / engine
-        note = "sequential (metric-driven)" if sequential else ""
+        notes = ["sequential (metric-driven)"] if sequential else []
         if not sequential and ratio < TARGET:
-            note = "MISS (<1000x)"
+            notes = ["MISS (<1000x)"]
             misses.append(kind)
+        if steps != ref_n:
+            notes.append(f"ref {steps:,} steps x{n / steps:g}")
+        note = "; ".join(notes)
         table.add(kind.name, kind.library.value, engine * 1e3, scaled * 1e3, ratio, note)
-    ratios = [float(r[4]) for r in table.rows if r[4] != "-" and not r[5].startswith("seq")]
+    closed_form = [r for r in table.rows if r[4] != "-" and not r[5].startswith("seq")]
+    ratios = [float(r[4]) for r in closed_form]
+    per_library = {lib: [float(r[4]) for r in closed_form if r[1] == lib] for lib in libraries}
+    unreferenced = sorted(
+        set(libraries) - {"torch", "transformers", *library_references.REFERENCES}
+    )
     table.notes += [
         f"engine: best of {size.repeats} calls of resolve_spec(spec).evaluate(EvalContext({n}, "
         "[0.1])), resolution included; this process keeps freed memory and has its compiled "
         f"loops ready as the front end does (warmstep.allocator, {keep >> 20} MiB: "
         f"{'set' if kept else 'not available'}; prepare_compiled_loops)",
         f"reference: best of {size.repeats} runs of {ref_n:,} steps of the real "
-        f"torch/transformers scheduler (read lr, step()), scaled x{n / ref_n:g}; timm, keras, "
-        "optax, fvcore, detectron2, mxnet, fairseq, pytorch_transformers, tensorflow: not "
-        "installed in this venv",
+        f"torch/transformers scheduler (read lr, step()), scaled x{n / ref_n:g}; "
+        + library_references.notes(ref_n, n)
+        + f"; {', '.join(unreferenced)}: no reference in this venv",
         f"closed-form kinds with a reference: {len(ratios)}, geometric mean ratio "
-        f"{math.exp(sum(math.log(r) for r in ratios) / max(len(ratios), 1)):.0f}x, "
-        f"below {TARGET:.0f}x: {', '.join(k.name for k in misses) or 'none'}",
+        f"{geometric_mean(ratios):.0f}x (per library: "
+        + ", ".join(f"{lib} {geometric_mean(r):.0f}x" for lib, r in per_library.items() if r)
+        + f"), below {TARGET:.0f}x: {', '.join(k.name for k in misses) or 'none'}",
     ]
     tables = [table, short_curve_table(size)]
+    library_references.stop_children()  # optax's child process (jax) is done
     if profile:
         for kind in misses:
             table.notes.append(
