@@ -22,6 +22,7 @@ has no torch RNG, so a spec that sets it is refused. Arithmetic is float64 in ti
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -46,11 +47,22 @@ from warmstep.schedules._libm import (
 )
 from warmstep.schedules._registry import register
 
-__all__ = ["TimmParams", "cycle_position", "integer_power", "timm_curve", "whole_floor_divide"]
+__all__ = [
+    "MainRuns",
+    "TimmParams",
+    "cycle_position",
+    "integer_power",
+    "timm_curve",
+    "whole_floor_divide",
+]
 
 _SCALAR_POWERS = 4096
 
 IntArray = npt.NDArray[np.int64]
+# (first time after the ramp, as main would see it; how many steps) -> None, or the runs of the
+# main curve: their first columns (0 first, increasing; a run lasts until the next one starts)
+# and each run's (groups,) value where it is constant over the run, None where main computes it
+MainRuns = Callable[[int, int], tuple[list[int], list[FloatArray | None]] | None]
 # (t after the prefix shift, values of t >= warmup_t) -> (groups, len(t)) lr
 MainCurve = Callable[[FloatArray], FloatArray]
 
@@ -84,24 +96,34 @@ def timm_curve(
     main: MainCurve,
     warmup_prefix: bool,
     warmup_target: FloatArray | None = None,
+    runs: MainRuns | None = None,
 ) -> Curve:
     """Assemble value 0 (the constructor's), the warmup ramp and ``main`` after it.
 
-    ``warmup_target`` (groups,) is where the ramp heads, the base lrs unless given.
+    ``warmup_target`` (groups,) is where the ramp heads, the base lrs unless given. ``runs``, for
+    a main curve that is constant over runs of steps, gives those runs for the times after the
+    ramp (see :data:`MainRuns`): constant runs are written as fills (no pass computing them),
+    the others by ``main`` over their times; where it returns None, ``main`` covers them all.
     Worked example: b=0.1, warmup_t=5, warmup_lr_init=0: values 0, 0.02, 0.04, 0.06, 0.08, main(5).
     """
     base = context.base_lrs[:, None]
-    t = np.arange(context.steps, dtype=np.float64)
     warmup_t = params.warmup_t
     lr = np.empty((context.groups, context.steps), dtype=np.float64)
     ramp = min(max(warmup_t, 0), context.steps)  # the steps t < warmup_t: a prefix
     if warmup_t and ramp:
         target = base if warmup_target is None else warmup_target[:, None]
         slope = (target - params.warmup_lr_init) / warmup_t
-        lr[:, :ramp] = params.warmup_lr_init + t[:ramp] * slope
-    after = t[ramp:]
-    if after.size:
-        lr[:, ramp:] = main(after - warmup_t if warmup_prefix else after)
+        lr[:, :ramp] = params.warmup_lr_init + np.arange(ramp, dtype=np.float64) * slope
+    count = context.steps - ramp
+    first = ramp - warmup_t if warmup_prefix else ramp  # main's time at column `ramp`
+    pieces = runs(first, count) if count and runs is not None else None
+    starts, values = pieces if pieces is not None else ([0], [None])
+    for (start, stop), value in zip(itertools.pairwise([*starts, count]), values, strict=True):
+        columns = slice(ramp + start, ramp + stop)
+        if value is not None:
+            lr[:, columns] = value[:, None]
+        elif stop > start:
+            lr[:, columns] = main(np.arange(first + start, first + stop, dtype=np.float64))
     if context.steps:
         lr[:, 0] = params.warmup_lr_init if warmup_t else context.base_lrs
     return Curve(lr=lr)

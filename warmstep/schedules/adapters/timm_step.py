@@ -12,7 +12,10 @@ With ``t'`` the time after the prefix shift:
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import math
+from collections.abc import Sequence
 
 import numpy as np
 from pydantic import field_validator
@@ -60,7 +63,20 @@ def _step(params: StepLRSchedulerParams, context: EvalContext) -> Curve:
         factor = integer_power(params.decay_rate, whole_floor_divide(t, params.decay_t))
         return context.base_lrs[:, None] * factor
 
-    return timm_curve(params, context, main, params.warmup_prefix)
+    def runs(first: int, count: int) -> tuple[list[int], list[FloatArray | None]] | None:
+        """A whole positive ``decay_t``: ``t // decay_t`` steps up at its multiples."""
+        period = params.decay_t
+        if not (float(period).is_integer() and 0 < period < 2**53):
+            return None
+        period = int(period)
+        low, high = first // period, (first + count - 1) // period
+        if high - low >= _MAX_RUNS:
+            return None
+        exponents = range(low, high + 1)
+        starts = [max(k * period - first, 0) for k in exponents]
+        return starts, _values(context, params.decay_rate, exponents)
+
+    return timm_curve(params, context, main, params.warmup_prefix, runs=runs)
 
 
 def _multistep(params: MultiStepLRSchedulerParams, context: EvalContext) -> Curve:
@@ -70,7 +86,27 @@ def _multistep(params: MultiStepLRSchedulerParams, context: EvalContext) -> Curv
         passed = np.searchsorted(milestones, t + 1, side="right")  # int64: whole by type
         return context.base_lrs[:, None] * integer_power(params.decay_rate, passed)
 
-    return timm_curve(params, context, main, params.warmup_prefix)
+    def runs(first: int, count: int) -> tuple[list[int], list[FloatArray | None]] | None:
+        """``bisect_right(decay_t, t + 1)`` steps up at ``t = m - 1`` for each milestone m."""
+        starts, passed = [0], [bisect.bisect_right(params.decay_t, first + 1)]
+        for m in sorted(set(params.decay_t)):
+            if first < m - 1 < first + count:
+                starts.append(m - 1 - first)
+                passed.append(bisect.bisect_right(params.decay_t, m))
+        if len(starts) > _MAX_RUNS:
+            return None
+        return starts, _values(context, params.decay_rate, passed)
+
+    return timm_curve(params, context, main, params.warmup_prefix, runs=runs)
+
+
+_MAX_RUNS = 4096  # more steps of a staircase than this: the array path (a table lookup)
+
+
+def _values(context: EvalContext, rate: float, exponents: Sequence[int]) -> list[FloatArray | None]:
+    """Per run, each base lr times ``rate ** k`` (Python's power of a float by an int, as timm
+    computes it: the C library's ``pow``, whose errors ``math.pow`` raises too)."""
+    return [context.base_lrs * math.pow(rate, float(k)) for k in exponents]
 
 
 _DOC = (

@@ -103,7 +103,23 @@ def _wsd(params: WSDLRSchedulerParams, context: EvalContext) -> Curve:
         )
         return stable
 
-    return timm_curve(params, context, main, warmup_prefix=True)
+    def runs(first: int, count: int) -> tuple[list[int], list[FloatArray | None]] | None:
+        """A constant stable phase: the value there, the decay computed over its ``decay_t``
+        steps, then the value the decay ends on (``frac`` is 1.0 from ``t_initial`` on); each
+        constant one is ``main`` at one of its times, so the very same floats."""
+        if params.stable_fn != "constant":
+            return None
+        decaying, final = params.t_initial - params.decay_t + 1, params.t_initial
+        starts, values = [], []
+        for start, stop in ((first, decaying), (decaying, final), (final, first + count)):
+            low, high = max(start, first), min(stop, first + count)
+            if high > low:
+                starts.append(low - first)
+                constant = start != decaying
+                values.append(main(np.array([float(low)]))[:, 0] if constant else None)
+        return starts, values
+
+    return timm_curve(params, context, main, warmup_prefix=True, runs=runs)
 
 
 register(
