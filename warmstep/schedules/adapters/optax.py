@@ -136,6 +136,8 @@ def join(schedules: list[Schedule], boundaries: list[int]) -> Schedule:
 def optax_curve(schedule: Schedule, context: EvalContext) -> Curve:
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         row = schedule(np.arange(context.steps, dtype=np.int64)).astype(np.float64)
+    if context.groups == 1:  # the new row itself: no copy
+        return Curve(lr=row.reshape(1, -1))
     return Curve(lr=np.broadcast_to(row, (context.groups, row.size)).copy())
 
 
