@@ -165,9 +165,10 @@ class Ctx:
 
 
 def evaluate(tree: ast.expr, ctx: Ctx) -> FloatArray:
-    """The validated expression ``tree`` over every element of ``ctx``: a new array, or, for
-    an expression that does not depend on the variable, one value repeated (a read-only view
-    with zero strides: callers that fold a constant factor see it as one)."""
+    """The validated expression ``tree`` over every element of ``ctx``: a new array, or, where
+    the result is one value for every element (an expression that does not use the variable,
+    or a ``min``/``max``/branch the bounds decide for a constant), that value repeated (a
+    read-only view with zero strides: callers that fold a constant factor see it as one)."""
     with np.errstate(all="ignore"):
         num = np.asarray(_eval(tree, ctx).num, np.float64)
     if num.shape == ctx.shape:
