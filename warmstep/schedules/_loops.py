@@ -226,6 +226,14 @@ def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int, todo: IntArray)
             out[i] = x[i] ** y
 
 
+# Zeros. A result of exactly 0.0 from a positive finite base and a finite exponent (or from
+# ``exp``) is an underflow Python does not report: CPython's float ``**`` and ``math.exp`` clear
+# the C library's ERANGE when the result is zero (``_Py_ADJUST_ERANGE1``; math's ``is_error``:
+# an underflow is not an error) and return that 0.0. ``0.95 ** step`` is 0.0 from step ~14,550
+# on: kept from the compiled loop, not handed to Python one element at a time. Subnormal
+# results still go to Python (whether the C library sets errno there varies).
+
+
 @compiled
 def _powers(
     base: FloatArray, exponent: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_]
@@ -235,7 +243,7 @@ def _powers(
         y = exponent[i]
         if 0.0 < x < np.inf and -np.inf < y < np.inf:  # NaN fails both
             value = c_pow(x, y)  # the C library's pow, as CPython's float.__pow__ calls it
-            if SMALLEST_NORMAL <= value < np.inf:
+            if SMALLEST_NORMAL <= value < np.inf or value == 0.0:  # zeros: see above
                 out[i] = value
                 continue
         python[i] = True
@@ -259,7 +267,8 @@ def _powers_of(base: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_],
     for i in range(base.shape[0]):  # no branch: a flag for every value
         x, value = base[i], out[i]
         normal = SMALLEST_NORMAL <= value < np.inf  # NaN too: a result Python must make
-        python[i] = not (0.0 < x < np.inf and finite_exponent and normal)
+        kept = normal or value == 0.0  # zeros: see above _powers
+        python[i] = not (0.0 < x < np.inf and finite_exponent and kept)
 
 
 def powers_of(base: FloatArray, exponent: float, out: FloatArray) -> npt.NDArray[np.bool_]:
@@ -275,8 +284,8 @@ def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: in
             out[i] = math.tanh(v)
         elif op == _EXP:
             value = math.exp(v)
-            if SMALLEST_NORMAL <= value < np.inf:  # else NaN, overflow or underflow
-                out[i] = value
+            if SMALLEST_NORMAL <= value < np.inf or value == 0.0:  # else NaN, overflow or a
+                out[i] = value  # subnormal (a zero: as for _powers)
             else:
                 python[i] = True
         elif op == _LOG:

@@ -856,3 +856,28 @@ def test_tri_stage_looks_up_the_same_exponentials() -> None:
         got = _curve(spec, steps, [0.1])[0]
         in_decay = (n >= w + h) & (n <= w + h + d + 1)
         np.testing.assert_array_equal(got[in_decay], decay[in_decay])
+
+
+def test_zero_underflows_stay_in_the_compiled_loops() -> None:
+    """A pow or exp that underflows to exactly 0.0 is Python's own result (CPython clears the
+    C library's ERANGE for a zero), so the compiled loops keep it instead of handing each such
+    step to Python (``0.95 ** step`` is 0.0 from step ~14,550 on); subnormal results still go
+    to Python. Values against Python, and which elements were left to it."""
+    steps = np.arange(0.0, 20_000.0)
+    want = [0.95**k for k in range(20_000)]
+    assert pow_like_python(0.95, steps).tolist() == want
+    assert pow_like_python(np.full(steps.shape, 0.95), steps).tolist() == want
+    out = np.empty_like(steps)
+    left = _loops.powers(np.full(steps.shape, 0.95), steps, out)
+    zero, subnormal = out == 0.0, (np.abs(out) > 0.0) & (np.abs(out) < 2.2250738585072014e-308)
+    assert zero.sum() > 5000 and not left[zero].any() and left[subnormal].all()
+    tiny = np.array([1e-170, 1e-200, 1e-300, 1e-160, 0.5])  # squares: zero, subnormal, normal
+    squares = np.empty_like(tiny)
+    left = _loops.powers_of(tiny, 2.0, squares)
+    assert squares[:3].tolist() == [0.0, 0.0, 0.0] and left.tolist() == [0, 0, 0, 1, 0]
+    assert pow_like_python(tiny, 2.0).tolist() == [v**2.0 for v in tiny.tolist()]
+    x = -np.arange(700.0, 760.0, 0.25)
+    assert exp_like_python(x).tolist() == [math.exp(v) for v in x.tolist()]
+    exp_out = np.empty_like(x)
+    left = _loops.unary(x, exp_out, "exp")
+    assert not left[exp_out == 0.0].any() and (exp_out == 0.0).sum() > 10
