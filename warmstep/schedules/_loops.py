@@ -61,9 +61,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
 CHUNK = 256  # values per pass of a chunked loop: its buffers stay in the first-level cache
-# glibc's pow errs by at most 0.54 ulp (its pow.c: "Worst-case error: 0.54 ULP"): it returns
-# the float nearest the exact power wherever that lies more than 0.04 ulp from a halfway point.
+# glibc's pow errs by at most 0.54 ulp (its pow.c: "Worst-case error: 0.54 ULP (~=
+# ulperr_exp + 1024*Ln2*relerr_log*2^53)", ulperr_exp 0.509 ULP, relerr_log 1.3 * 2^-68): it
+# returns the float nearest the exact power wherever that lies more than 0.04 ulp from a halfway
+# point. The 1024*Ln2 there is the largest |y * log(x)| (= |log(result)|) short of overflow; a
+# result in [2^-20, 2^20) has |log| < 13.9, so its error stays below 0.509 + 13.9 * 1.3 * 2^-15
+# = 0.5096 ulp, and 0.012 ulp is margin enough (over 2e8 random squares in 1e-6 .. 1e6 the
+# closest-to-halfway square where pow and the product differ was 0.0089 ulp from it).
 _POW_MARGIN = 0.045 * 2.0**-52  # times the result's binade: 0.045 ulp
+_POW_MARGIN_NEAR_ONE = 0.012 * 2.0**-52  # results in [2^-20, 2^20)
+_NEAR_ONE = (2.0**-20, 2.0**20)
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
 _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
@@ -181,12 +188,13 @@ _SQUARES = _OPAQUE_CONSTRAINT is not None and _documented_pow()
 def _certain_square(x: float) -> float:
     """``x * x`` where that is surely what the C library's ``pow(x, 2.0)`` returns, else NaN:
     the IEEE product is the float nearest the exact square, and its exact rounding error (a
-    fused multiply-add) shows the exact square more than 0.045 ulp from a halfway point, where
-    glibc's pow returns that same float (~1 square in 11 is left to pow). Branch-free, so a loop
-    over it vectorizes."""
+    fused multiply-add) shows the exact square more than 0.012 ulp (0.045 ulp outside
+    [2^-20, 2^20)) from a halfway point, where glibc's pow returns that same float (~1 square in
+    40 near 1 is left to pow, 1 in 11 elsewhere). Branch-free, so a loop over it vectorizes."""
     square = x * x
     error = _fma(x, x, -square)  # exact: square + error == x² (a normal square, not too big)
-    margin = _binade(square) * _POW_MARGIN
+    near_one = _NEAR_ONE[0] <= square < _NEAR_ONE[1]
+    margin = _binade(square) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
     certain = square + (error + margin) == square and square + (error - margin) == square
     normal = _SQUARE_RANGE[0] < square < _SQUARE_RANGE[1]
     return square if certain and normal else np.nan
