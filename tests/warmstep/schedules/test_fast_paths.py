@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 import struct
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
