@@ -479,10 +479,12 @@ def _table_map(fn: Callable[..., float], args: Sequence[_Value]) -> _Value | Non
     arg = args[varying[0]]
     v = arg.num
     # ints with known bounds (``step // 1000`` over a block) need no scan: whole numbers, no -0.0
-    known_ints = arg.bounds is not None and np.ndim(arg.is_int) == 0 and bool(arg.is_int)
+    ints = np.ndim(arg.is_int) == 0 and bool(arg.is_int)
+    bounds = arg.bounds if ints else None
+    known_ints = bounds is not None
     low, high = (
-        (math.floor(arg.bounds[0]), math.ceil(arg.bounds[1]))
-        if known_ints and arg.bounds is not None
+        (math.floor(bounds[0]), math.ceil(bounds[1]))
+        if bounds is not None
         else (float(v.min()), float(v.max()))
     )
     if not (math.isfinite(low) and math.isfinite(high)) or high - low >= _TABLE_MAX:

@@ -146,19 +146,22 @@ def integer_power(base: float, exponents: FloatArray | IntArray) -> FloatArray:
     bit. Falls back to numpy past a few thousand distinct exponents. Whole exponents within a
     short range (the usual case) index a table of every power in it, with no sort (int
     exponents: whole by their type, no check)."""
-    if exponents.size and exponents.dtype.kind == "i":
-        first, last = int(exponents.min()), int(exponents.max())
-        if last - first < _SCALAR_POWERS:
-            powers = [math.pow(base, float(first + k)) for k in range(last - first + 1)]
-            return np.asarray(powers, dtype=np.float64)[exponents - first]
+    index = None
+    low: float = 0
+    high: float = 0
+    if exponents.size and exponents.dtype.kind == "i":  # whole by type: no check
+        low, high = int(exponents.min()), int(exponents.max())
+        if high - low < _SCALAR_POWERS:
+            index = exponents - low
     elif exponents.size:
         low, high = float(exponents.min()), float(exponents.max())
         if math.isfinite(low) and math.isfinite(high) and high - low < _SCALAR_POWERS:
             offset = exponents - low
-            index = offset.astype(np.int64)
-            if np.array_equal(index, offset):  # whole numbers only
-                table = [math.pow(base, low + k) for k in range(int(high - low) + 1)]
-                return np.asarray(table, dtype=np.float64)[index]
+            whole = offset.astype(np.int64)
+            index = whole if np.array_equal(whole, offset) else None  # whole numbers only
+    if index is not None:
+        table = [math.pow(base, low + k) for k in range(int(high - low) + 1)]
+        return np.asarray(table, dtype=np.float64)[index]
     distinct, where = np.unique(exponents, return_inverse=True)
     if distinct.size > _SCALAR_POWERS:
         return pow_like_python(base, exponents.astype(np.float64))
