@@ -26,11 +26,11 @@ def prepare_compiled_loops() -> None:
     (:mod:`warmstep.schedules._loops` and the loop modules beside the adapters) now, so that
     the first long curve does not pay it; the front end and the worker run this on a thread
     as they start."""
-    from warmstep.schedules import _loops
+    from warmstep.schedules import _cosine, _loops
     from warmstep.schedules.adapters import _decision_loops, _transformers_loops
     from warmstep.schedules.adapters.torch import _cycle_loops, _fold_loop, _polynomial_loop
 
-    modules = (_loops, _fold_loop, _cycle_loops, _polynomial_loop)
+    modules = (_loops, _cosine, _fold_loop, _cycle_loops, _polynomial_loop)
     for module in (*modules, _decision_loops, _transformers_loops):
         module.warm()
 

@@ -48,6 +48,7 @@ __all__ = [
     "c_pow_into",
     "cache_folder",
     "compiled",
+    "glibc_bounds_stated",
     "inlined",
     "powers",
     "powers_of",
@@ -170,9 +171,10 @@ _binade: Callable[[float], float] = _binade_intrinsic  # type: ignore[assignment
 _opaque: Callable[[float], float] = _opaque_intrinsic  # type: ignore[assignment]
 
 
-def _documented_pow() -> bool:
-    """True with glibc 2.28 or later, whose ``pow`` states its 0.54 ulp bound (elsewhere the
-    bound is not known here, and every square is left to ``pow``)."""
+def glibc_bounds_stated() -> bool:
+    """True with glibc 2.28 or later, whose ``pow`` and ``cos`` state their error bounds (0.54
+    and 0.518 ulp); elsewhere the bounds are not known here, and every square is left to
+    ``pow``, every cosine to ``cos``."""
     library, version = platform.libc_ver()
     try:
         release = tuple(int(part) for part in version.split(".")[:2])
@@ -181,7 +183,7 @@ def _documented_pow() -> bool:
     return library == "glibc" and release >= (2, 28)
 
 
-_SQUARES = _OPAQUE_CONSTRAINT is not None and _documented_pow()
+_SQUARES = _OPAQUE_CONSTRAINT is not None and glibc_bounds_stated()
 
 
 @inlined
@@ -312,6 +314,10 @@ def unary(x: FloatArray, out: FloatArray, function: str) -> npt.NDArray[np.bool_
     with the C library's function, the one ``math`` calls, on every core for long arrays; True
     where Python must compute it instead (where ``math`` raises, returns a special value or
     checks ``errno``)."""
+    if function == "cos":  # most values without the call: see warmstep.schedules._cosine
+        from warmstep.schedules._cosine import flagged_cosines
+
+        return _flagged_pass(flagged_cosines, (x,), out)
     return _flagged_pass(_unary, (x,), out, _UNARY[function])
 
 

@@ -8,7 +8,8 @@ the same order: numba compiles IEEE float64 arithmetic without fast-math, and ``
 ``x > 0.0`` (NaN included), written out as such.
 
 The steps past the warmup go in chunks of :data:`CHUNK` through separate passes: the arguments,
-then the C library's ``cos`` / ``pow`` alone in a tight loop, then the rest of the lambda, then
+then the C library's ``cos`` (:func:`warmstep.schedules._cosine.c_cos_into`: its values,
+mostly without the call) / ``pow`` alone in a tight loop, then the rest of the lambda, then
 the stores. One function call per step in a loop that keeps a dozen values alive (spilled and
 reloaded around every call) cost ~40% more than the same calls over a buffer, and the passes
 without a call vectorize. Each value is still computed alone, in the library's order.
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
+from warmstep.schedules._cosine import c_cos_into
 from warmstep.schedules._loops import CHUNK, c_pow_into, compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
@@ -101,12 +103,6 @@ def _first_infinite(values: FloatArray, m: int) -> int:
     return NO_FAILURE
 
 
-@inlined
-def _cos_in_place(values: FloatArray, m: int) -> None:
-    for i in range(m):
-        values[i] = math.cos(values[i])
-
-
 @compiled
 def _linear(
     lo: int, hi: int, warmup: int, training: int, bases: FloatArray, out: FloatArray
@@ -154,16 +150,17 @@ def _cosine(
             value = _warmup(s, warmup)
         _store(out, bases, s, value)
     span = float(max(1, training - warmup))
-    values = np.empty(CHUNK, np.float64)
+    angles, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    todo = np.empty(CHUNK, np.int64)
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
         for i in range(m):
             progress = float(start + i - warmup + shift) / span
-            values[i] = math.pi * cycles * 2.0 * progress
-        infinite = _first_infinite(values, m)
+            angles[i] = math.pi * cycles * 2.0 * progress
+        infinite = _first_infinite(angles, m)
         if infinite != NO_FAILURE:
             return start + infinite
-        _cos_in_place(values, m)
+        c_cos_into(angles, values, m, todo)
         for i in range(m):
             value = 0.5 * (1.0 + values[i])
             if with_rate:
@@ -213,8 +210,9 @@ def _hard_restarts(
     for s in range(lo, min(hi, warmup)):
         _store(out, bases, s, _warmup(s, warmup))
     span = float(max(1, training - warmup))
-    values = np.empty(CHUNK, np.float64)
+    angles, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
     progress = np.empty(CHUNK, np.float64)
+    todo = np.empty(CHUNK, np.int64)
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
         for i in range(m):
@@ -224,8 +222,8 @@ def _hard_restarts(
                 phase += 1.0  # (fmod itself is exact)
             elif phase == 0.0:
                 phase = 0.0
-            values[i] = math.pi * phase
-        _cos_in_place(values, m)
+            angles[i] = math.pi * phase
+        c_cos_into(angles, values, m, todo)
         for i in range(m):
             if progress[i] >= 1.0:
                 values[i] = 0.0

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from warmstep.schedules._core import FloatArray
+from warmstep.schedules._cosine import c_cos_into
 from warmstep.schedules._loops import CHUNK, compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
@@ -102,14 +103,16 @@ def _phase(
     momentum: FloatArray,
 ) -> None:
     with_momentum = momentum.shape[0] > 0
-    shape = np.empty(CHUNK, np.float64)
+    shape, angles = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    todo = np.empty(CHUNK, np.int64)
     for first in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - first)
         for i in range(m):
             shape[i] = (float(first + i) - start) / (end - start)  # pct
         if cosine:  # the C library's cos alone in its loop: no values to spill around the call
             for i in range(m):
-                shape[i] = math.cos(math.pi * shape[i])
+                angles[i] = math.pi * shape[i]
+            c_cos_into(angles, shape, m, todo)
             for i in range(m):
                 shape[i] = shape[i] + 1
         for g in range(lr_from.shape[0]):
@@ -191,7 +194,8 @@ def _warm_restarts(
         start, length = 0, t0
         while start + length <= position:
             start, length = start + length, length * mult
-    angle = np.empty(CHUNK, np.float64)
+    angle, cosine = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    todo = np.empty(CHUNK, np.int64)
     for chunk in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - chunk)
         for i in range(m):  # pi * T_cur / T_i
@@ -199,12 +203,11 @@ def _warm_restarts(
             if position >= start + length:
                 start, length = start + length, length * mult
             angle[i] = math.pi * (position - start) / length
-        for i in range(m):  # the C library's cos alone in its loop
-            angle[i] = math.cos(angle[i])
+        c_cos_into(angle, cosine, m, todo)  # the C library's cos alone in its loop
         for g in range(bases.shape[0]):
             span = bases[g] - eta
             for i in range(m):  # eta_min + (base_lr - eta_min) * (1 + cos(...)) / 2
-                out[g, chunk + i] = eta + span * (1 + angle[i]) / 2
+                out[g, chunk + i] = eta + span * (1 + cosine[i]) / 2
 
 
 def warm_restarts(

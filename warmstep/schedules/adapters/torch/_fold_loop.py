@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
+from warmstep.schedules._cosine import c_cos_into
 from warmstep.schedules._loops import CHUNK, compiled
 from warmstep.schedules._parallel import in_slices
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
@@ -78,13 +79,13 @@ def fold_writes(
 def _cosine_ratios(lo: int, hi: int, first: int, t: int, ratio: FloatArray) -> None:
     """``ratio[i] = (1 + cos(pi*e/t)) / (1 + cos(pi*(e-1)/t))`` at epoch ``e = first + i``, for
     ``i`` in ``lo .. hi-1``: each chunk's cosines (one more than its ratios) in a tight loop."""
-    values = np.empty(CHUNK + 1, np.float64)
+    angles, values = np.empty(CHUNK + 1, np.float64), np.empty(CHUNK + 1, np.float64)
+    todo = np.empty(CHUNK + 1, np.int64)
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         for j in range(m + 1):
-            values[j] = math.pi * (first + start + j - 1) / t  # epoch e - 1 of ratio start + j
-        for j in range(m + 1):
-            values[j] = math.cos(values[j])
+            angles[j] = math.pi * (first + start + j - 1) / t  # epoch e - 1 of ratio start + j
+        c_cos_into(angles, values, m + 1, todo)
         for j in range(m):
             ratio[start + j] = (1 + values[j + 1]) / (1 + values[j])
 
