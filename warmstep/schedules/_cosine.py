@@ -48,6 +48,7 @@ _STEP = 1.0 / _POINTS_PER_UNIT
 _REACH = 2.0**-9  # d = x - t in [0, 2^-9): two table steps (the Taylor terms cover it)
 _TOP = 3.2  # arguments in [0, 3.2] (0 to a little past π): a schedule's angles
 _ROWS = int(_TOP * _POINTS_PER_UNIT) + 2
+_FAR_FROM_ZERO = 2.0**-7  # |cos t| from which the sums of _certain_cos are ordered
 _SMALL_RUN = 32  # arguments per run where a whole chunk spreads wider than the reach
 # glibc's cos errs by at most 0.518 ulp: the float is certain where the computed cosine lies
 # within 0.48 ulp of it (0.02 ulp of margin) plus the computation's own error, below 2^-69
@@ -95,30 +96,41 @@ _TABLE = cosine_table()
 
 
 @inlined
-def _two_sum(a: float, b: float) -> tuple[float, float]:
-    """``a + b`` rounded and its exact rounding error (Knuth's two-sum)."""
+def _two_sum(a: float, b: float, ordered: bool) -> tuple[float, float]:
+    """``a + b`` rounded and its exact rounding error: Knuth's two-sum, or with ``ordered``
+    (``|a| >= |b|``, or at least ``a``'s exponent at or above ``b``'s) Dekker's three
+    operations."""
     total = a + b
+    if ordered:
+        return total, b - (total - a)
     b_part = total - a
     return total, (a - (total - b_part)) + (b - b_part)
 
 
 @inlined
 def _certain_cos(
-    x: float, t: float, cos_t: float, cos_t_low: float, sin_t: float, sin_t_low: float
+    x: float,
+    t: float,
+    cos_t: float,
+    cos_t_low: float,
+    sin_t: float,
+    sin_t_low: float,
+    far_from_zero: bool,
 ) -> float:
     """``cos(x)`` as glibc's ``cos`` returns it, from the table point ``t`` (its cosine and
     sine as pairs of floats), where that is certain; else NaN (``x - t`` outside the reach,
-    or the cosine too near a halfway point between floats)."""
+    or the cosine too near a halfway point between floats). ``far_from_zero``: ``|cos t| >=
+    2^-7``, so the sums below are ordered (``|sin t·d| <= 2^-9``, the rest below 2^-18)."""
     d = x - t  # exact where 0 <= d (t <= x, a multiple of x's last bit)
     product = sin_t * d
     product_error = _fma(sin_t, d, -product)
     d2 = d * d
     sin_rest = (d2 * d) * (-1.0 / 6.0 + d2 * (1.0 / 120.0))  # sin d - d, to d^7/7! < 2^-75
     one_minus_cos = d2 * (0.5 + d2 * (-1.0 / 24.0 + d2 * (1.0 / 720.0)))  # to d^8/8! < 2^-87
-    leading, leading_error = _two_sum(cos_t, -product)
+    leading, leading_error = _two_sum(cos_t, -product, far_from_zero)
     rest = (leading_error - product_error) + (cos_t_low - sin_t_low * d)
     rest -= sin_t * sin_rest + cos_t * one_minus_cos
-    value, value_error = _two_sum(leading, rest)
+    value, value_error = _two_sum(leading, rest, far_from_zero)
     margin = _binade(value) * _MARGIN + _ERROR
     inside = (d >= 0.0) & (d < _REACH)
     certain = (value + (value_error + margin) == value) & (value + (value_error - margin) == value)
@@ -154,8 +166,12 @@ def c_cos_into(x: FloatArray, out: FloatArray, m: int, todo: IntArray) -> int:
             t = j * _STEP
             cos_t, cos_low = _TABLE[j, 0], _TABLE[j, 1]
             sin_t, sin_low = _TABLE[j, 2], _TABLE[j, 3]
-            for i in range(size):
-                run_out[i] = _certain_cos(run_x[i], t, cos_t, cos_low, sin_t, sin_low)
+            if abs(cos_t) >= _FAR_FROM_ZERO:  # one loop or the other, each vectorized
+                for i in range(size):
+                    run_out[i] = _certain_cos(run_x[i], t, cos_t, cos_low, sin_t, sin_low, True)
+            else:
+                for i in range(size):
+                    run_out[i] = _certain_cos(run_x[i], t, cos_t, cos_low, sin_t, sin_low, False)
         else:  # outside the table
             for i in range(size):
                 run_out[i] = math.cos(run_x[i])

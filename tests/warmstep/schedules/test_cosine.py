@@ -39,14 +39,14 @@ def nearest_cos(x: float) -> float:
 
 
 @_loops.compiled
-def _certain_share(x: np.ndarray, j: int) -> float:
+def _certain_share(x: np.ndarray, j: int, far_from_zero: bool = False) -> float:
     """The share of ``x`` (one run from the table point ``j / 1024``) that
     :func:`_cosine._certain_cos` decides without the C library."""
     t = j * (1.0 / 1024.0)
     row = _cosine._TABLE[j]
     certain = 0
     for i in range(x.shape[0]):
-        value = _cosine._certain_cos(x[i], t, row[0], row[1], row[2], row[3])
+        value = _cosine._certain_cos(x[i], t, row[0], row[1], row[2], row[3], far_from_zero)
         certain += not math.isnan(value)
     return certain / x.shape[0]
 
@@ -124,6 +124,7 @@ def test_most_values_skip_the_call_and_the_uncertain_do_not() -> None:
     run = 1.0 + np.arange(100_000) * 2.0**-9 / 100_000  # one table point's reach
     share = _certain_share(run, 1024)
     assert 0.94 < share < 0.98
+    assert _certain_share(run, 1024, True) == share  # |cos 1| >= 2^-7: the ordered sums
     assert _certain_share(np.array([1.0, 1.0 + 2.0**-9]), 1024) == 0.5  # d = 2^-9: past it
     assert _certain_share(np.array([1.0, 1.0 - 2.0**-12]), 1024) == 0.5  # d < 0
     assert _certain_share(np.array([1.0, 1.0 - 2.0**-12]), 1023) == 1.0

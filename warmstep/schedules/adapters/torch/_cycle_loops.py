@@ -198,16 +198,21 @@ def _warm_restarts(
     todo = np.empty(CHUNK, np.int64)
     for chunk in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - chunk)
-        for i in range(m):  # pi * T_cur / T_i
+        i = 0
+        while i < m:  # pi * T_cur / T_i, a run within one cycle at a time (no branch inside)
             position = first + chunk + i
             if position >= start + length:
                 start, length = start + length, length * mult
-            angle[i] = math.pi * (position - start) / length
+            run = min(m - i, start + length - position)
+            offset, run_angle = position - start, angle[i : i + run]
+            for k in range(run):  # (indices from 0: the loop vectorizes)
+                run_angle[k] = math.pi * (offset + k) / length
+            i += run
         c_cos_into(angle, cosine, m, todo)  # the C library's cos alone in its loop
         for g in range(bases.shape[0]):
-            span = bases[g] - eta
+            span, row = bases[g] - eta, out[g, chunk : chunk + m]
             for i in range(m):  # eta_min + (base_lr - eta_min) * (1 + cos(...)) / 2
-                out[g, chunk + i] = eta + span * (1 + cosine[i]) / 2
+                row[i] = eta + span * (1 + cosine[i]) / 2
 
 
 def warm_restarts(
