@@ -90,9 +90,9 @@ def _store_chunk(
 ) -> None:
     """:func:`_store` for the steps ``start .. start + m - 1`` (``values[:m]``)."""
     for g in range(bases.shape[0]):
-        base = bases[g]
-        for i in range(m):
-            out[g, start + i] = base * values[i]
+        base, row = bases[g], out[g, start : start + m]
+        for i in range(m):  # (a row slice from 0: out[g, start + i] vectorizes worse)
+            row[i] = base * values[i]
 
 
 @inlined

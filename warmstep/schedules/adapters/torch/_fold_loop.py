@@ -86,8 +86,9 @@ def _cosine_ratios(lo: int, hi: int, first: int, t: int, ratio: FloatArray) -> N
         for j in range(m + 1):
             angles[j] = math.pi * (first + start + j - 1) / t  # epoch e - 1 of ratio start + j
         c_cos_into(angles, values, m + 1, todo)
+        ratios = ratio[start : start + m]  # (a slice from 0: ratio[start + j] vectorizes worse)
         for j in range(m):
-            ratio[start + j] = (1 + values[j + 1]) / (1 + values[j])
+            ratios[j] = (1 + values[j + 1]) / (1 + values[j])
 
 
 def cosine_ratios(first: int, t: int, n: int) -> FloatArray:

@@ -38,10 +38,11 @@ def _factors(
             remaining[k] = 1.0 - (start + k) / total  # is the next call's denominator
         for k in range(m):
             base[k] = remaining[k + 1] / remaining[k]
-        c_pow_into(base, power, out[start:], m, todo)
-        for k in range(m):  # no branch: a flag for every value
-            normal = SMALLEST_NORMAL <= out[start + k] < np.inf
-            python[start + k] = not (0.0 < base[k] < np.inf and normal)
+        factors, flags = out[start : start + m], python[start : start + m]
+        c_pow_into(base, power, factors, m, todo)
+        for k in range(m):  # no branch: a flag for every value (slices from 0 vectorize)
+            normal = SMALLEST_NORMAL <= factors[k] < np.inf
+            flags[k] = not (0.0 < base[k] < np.inf and normal)
 
 
 def polynomial_factors(total: int, power: float, count: int) -> FloatArray:
