@@ -78,17 +78,11 @@ def _warmup(s: int, warmup: int) -> float:
 
 
 @inlined
-def _store(out: FloatArray, bases: FloatArray, s: int, value: float) -> None:
-    """LambdaLR's ``base_lr * λ(s)`` for every group."""
-    for g in range(bases.shape[0]):
-        out[g, s] = bases[g] * value
-
-
-@inlined
 def _store_chunk(
     out: FloatArray, bases: FloatArray, start: int, values: FloatArray, m: int
 ) -> None:
-    """:func:`_store` for the steps ``start .. start + m - 1`` (``values[:m]``)."""
+    """LambdaLR's ``base_lr * λ(s)`` for every group, for the steps ``start .. start + m - 1``
+    (``λ`` in ``values[:m]``)."""
     for g in range(bases.shape[0]):
         base, row = bases[g], out[g, start : start + m]
         for i in range(m):  # (a row slice from 0: out[g, start + i] vectorizes worse)
@@ -107,13 +101,14 @@ def _first_infinite(values: FloatArray, m: int) -> int:
 def _linear(
     lo: int, hi: int, warmup: int, training: int, bases: FloatArray, out: FloatArray
 ) -> int:
-    for s in range(lo, hi):
-        if s < warmup:
-            value = _warmup(s, warmup)
-        else:
-            value = float(training - s) / float(max(1, training - warmup))
-            value = value if value > 0.0 else 0.0
-        _store(out, bases, s, value)
+    values = np.empty(CHUNK, np.float64)
+    _store_warmup(lo, hi, warmup, _RAMP, 0.0, bases, out, values)
+    for start in range(max(lo, warmup), hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        for i in range(m):
+            value = float(training - (start + i)) / float(max(1, training - warmup))
+            values[i] = value if value > 0.0 else 0.0
+        _store_chunk(out, bases, start, values, m)
     return NO_FAILURE
 
 
@@ -122,8 +117,42 @@ def linear(steps: int, bases: FloatArray, warmup: int, training: int) -> FloatAr
     return _run(_linear, steps, bases, warmup, training)
 
 
+@inlined
+def _store_constant(lo: int, hi: int, value: float, bases: FloatArray, out: FloatArray) -> None:
+    """``base_lr * value`` at the steps ``lo .. hi - 1``."""
+    for g in range(bases.shape[0]):
+        out[g, lo:hi] = bases[g] * value
+
+
 # How the warmup steps s < W are computed: the lambdas differ there.
 _RAMP, _RAMP_AHEAD, _RAMP_FROM_RATE = 0, 1, 2
+
+
+@inlined
+def _store_warmup(
+    lo: int,
+    hi: int,
+    warmup: int,
+    ramp: int,
+    warmup_rate: float,
+    bases: FloatArray,
+    out: FloatArray,
+    values: FloatArray,
+) -> None:
+    """The warmup steps ``lo .. min(hi, warmup) - 1`` a chunk at a time (``values``: a buffer
+    of :data:`CHUNK`)."""
+    end = min(hi, warmup)
+    for start in range(lo, end, CHUNK):
+        m = min(CHUNK, end - start)
+        for i in range(m):
+            s = start + i
+            if ramp == _RAMP_AHEAD:
+                values[i] = (s + 1) / max(1, warmup)
+            elif ramp == _RAMP_FROM_RATE:
+                values[i] = warmup_rate + (1.0 - warmup_rate) * float(s) / float(max(1, warmup - 1))
+            else:
+                values[i] = _warmup(s, warmup)
+        _store_chunk(out, bases, start, values, m)
 
 
 @compiled
@@ -141,16 +170,9 @@ def _cosine(
     bases: FloatArray,
     out: FloatArray,
 ) -> int:
-    for s in range(lo, min(hi, warmup)):
-        if ramp == _RAMP_AHEAD:
-            value = (s + 1) / max(1, warmup)
-        elif ramp == _RAMP_FROM_RATE:
-            value = warmup_rate + (1.0 - warmup_rate) * float(s) / float(max(1, warmup - 1))
-        else:
-            value = _warmup(s, warmup)
-        _store(out, bases, s, value)
-    span = float(max(1, training - warmup))
     angles, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    _store_warmup(lo, hi, warmup, ramp, warmup_rate, bases, out, values)
+    span = float(max(1, training - warmup))
     todo = np.empty(CHUNK, np.int64)
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
@@ -207,10 +229,9 @@ def cosine_lr_rate(
 def _hard_restarts(
     lo: int, hi: int, warmup: int, training: int, cycles: float, bases: FloatArray, out: FloatArray
 ) -> int:
-    for s in range(lo, min(hi, warmup)):
-        _store(out, bases, s, _warmup(s, warmup))
-    span = float(max(1, training - warmup))
     angles, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    _store_warmup(lo, hi, warmup, _RAMP, 0.0, bases, out, values)
+    span = float(max(1, training - warmup))
     progress = np.empty(CHUNK, np.float64)
     todo = np.empty(CHUNK, np.int64)
     for start in range(max(lo, warmup), hi, CHUNK):
@@ -246,10 +267,9 @@ def hard_restarts(
 def _inverse_sqrt(
     lo: int, hi: int, warmup: int, timescale: int, bases: FloatArray, out: FloatArray
 ) -> int:
-    for s in range(lo, min(hi, warmup)):
-        _store(out, bases, s, _warmup(s, warmup))
-    shift = timescale - warmup
     values = np.empty(CHUNK, np.float64)
+    _store_warmup(lo, hi, warmup, _RAMP, 0.0, bases, out, values)
+    shift = timescale - warmup
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
         for i in range(m):
@@ -281,9 +301,8 @@ def _polynomial(
     bases: FloatArray,
     out: FloatArray,
 ) -> int:
-    for s in range(lo, min(hi, warmup)):
-        _store(out, bases, s, _warmup(s, warmup))
     values = np.empty(CHUNK, np.float64)
+    _store_warmup(lo, hi, warmup, _RAMP, 0.0, bases, out, values)
     powered = np.empty(CHUNK, np.float64)
     todo = np.empty(CHUNK, np.int64)
     decay_end = min(hi, training + 1)
@@ -295,8 +314,7 @@ def _polynomial(
         for i in range(m):
             values[i] = ((lr_init - lr_end) * powered[i] + lr_end) / lr_init
         _store_chunk(out, bases, start, values, m)
-    for s in range(max(lo, warmup, training + 1), hi):
-        _store(out, bases, s, lr_end / lr_init)
+    _store_constant(max(lo, warmup, training + 1), hi, lr_end / lr_init, bases, out)
     return NO_FAILURE
 
 
