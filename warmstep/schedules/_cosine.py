@@ -11,13 +11,15 @@ closer to a halfway point, still call ``cos``.
 
 How: the arguments of a schedule's cosines come in runs that climb or fall slowly (``π·step/T``
 and the like), so a run of them shares one point ``t = j/1024`` of a table of ``cos t`` and
-``sin t`` to ~2^-107 (each a pair of floats, made at import with :mod:`decimal`): each
+``sin t`` to ~2^-108 (each a pair of floats, made at import with :mod:`decimal`): each
 ``x = t + d`` with ``0 <= d < 2^-9`` (``d`` exact: ``t`` is a multiple of ``x``'s last bit),
 and ``cos x = cos t - sin t·d - cos t·(1 - cos d) - sin t·(sin d - d)``. The first two terms are
 summed exactly (a fused multiply-add gives the product's rounding error, a two-sum the sum's),
 the small rest from short Taylor series of ``d``. Branch-free, so a run of arguments is one
-vectorized pass. Arguments outside ``[0, 3.2]``, runs spread wider than the table's reach and
-every value where the C library is not glibc 2.28 or later call ``cos`` itself.
+vectorized pass; a run is as long as its spread allows (half the reach, so that every value of
+an evenly spaced run lies within reach of the point below its lowest), in whole vectors.
+Arguments outside ``[0, 3.2]``, runs spread wider than the table's reach and every value where
+the C library is not glibc 2.28 or later call ``cos`` itself.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ _REACH = 2.0**-9  # d = x - t in [0, 2^-9): two table steps (the Taylor terms co
 _TOP = 3.2  # arguments in [0, 3.2] (0 to a little past π): a schedule's angles
 _ROWS = int(_TOP * _POINTS_PER_UNIT) + 2
 _FAR_FROM_ZERO = 2.0**-7  # |cos t| from which the sums of _certain_cos are ordered
-_SMALL_RUN = 32  # arguments per run where a whole chunk spreads wider than the reach
+_SMALL_RUN = 32  # the shortest run tried where a chunk spreads wider than half the reach
 # glibc's cos errs by at most 0.518 ulp: the float is certain where the computed cosine lies
 # within 0.48 ulp of it (0.02 ulp of margin) plus the computation's own error, below 2^-69
 # (the Taylor terms' roundings, the largest cos t·(1 - cos d) ≤ 2^-19 times a few 2^-53).
@@ -151,8 +153,12 @@ def c_cos_into(x: FloatArray, out: FloatArray, m: int, todo: IntArray) -> int:
     called = 0
     while start < m:
         size = m - start
-        if not abs(x[start + size - 1] - x[start]) < _REACH:
-            size = min(size, _SMALL_RUN)
+        spread = abs(x[start + size - 1] - x[start])
+        if not spread < _REACH / 2:  # (then every value of an even run is within reach of
+            guess = _SMALL_RUN  # the point below its lowest) a run as long as that allows
+            if spread < np.inf:  # (NaN fails), whole vectors of 16 (no scalar remainder)
+                guess = max(_SMALL_RUN, int((size - 1) * (_REACH / 2 / spread)) // 16 * 16)
+            size = min(size, guess)
             if not abs(x[start + size - 1] - x[start]) < _REACH:  # spread wide: cos itself
                 rest_x, rest_out = x[start:m], out[start:m]
                 for i in range(m - start):  # (indices from 0: a loop from start is slower)

@@ -136,6 +136,8 @@ def test_most_values_skip_the_call_and_the_uncertain_do_not() -> None:
         (1_000_000, 0.06, False),
         (1_000_000, 0.06, True),
         (100_000, 0.06, False),
+        (400_000, 0.06, False),  # a chunk's spread between half the reach and all of it
+        (571_000, 0.06, False),
         (10_000, 1.0, False),  # runs wider than the table's reach: every value calls cos
     ],
 )
