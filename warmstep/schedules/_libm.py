@@ -77,6 +77,13 @@ def tanh_like_python(x: FloatArray) -> FloatArray:
     return unary_like_python("tanh", x)
 
 
+def cos_like_python(x: FloatArray) -> FloatArray:
+    """``math.cos`` elementwise, bit for bit (and raising its ValueError at an infinity): on
+    every core for long arrays, most values without the call
+    (:mod:`warmstep.schedules._cosine`)."""
+    return unary_like_python("cos", x)
+
+
 UNARY_FUNCTIONS = ("tanh", "exp", "log", "cos", "sin")
 
 

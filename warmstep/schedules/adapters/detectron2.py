@@ -43,6 +43,7 @@ from warmstep.schedules._core import (
     KindParams,
     Library,
 )
+from warmstep.schedules._libm import cos_like_python
 from warmstep.schedules._registry import NestedSchedule, register
 from warmstep.schedules.adapters._param_scheduler import (
     ParamSchedulerParams,
@@ -231,7 +232,7 @@ class WarmupCosineLR(KindParams):
 def _evaluate_cosine(params: WarmupCosineLR, context: EvalContext) -> Curve:
     iters = np.arange(context.steps, dtype=np.float64)
     factors = warmup_factors(params.warmup_method, iters, params.warmup_iters, params.warmup_factor)
-    cosine = 1.0 + np.cos(math.pi * iters / params.max_iters)
+    cosine = 1.0 + cos_like_python(math.pi * iters / params.max_iters)
     return Curve(lr=context.base_lrs[:, None] * factors[None, :] * 0.5 * cosine[None, :])
 
 

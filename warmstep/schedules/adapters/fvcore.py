@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import Field, StrictInt, ValidationInfo, field_validator
 
 from warmstep.schedules._core import FloatArray, Kind, Library
+from warmstep.schedules._libm import cos_like_python
 from warmstep.schedules._registry import NestedSchedules, register
 from warmstep.schedules.adapters._param_scheduler import (
     WHERE_EPSILON,
@@ -75,7 +76,7 @@ class CosineParamScheduler(ParamSchedulerParams):
 
     def at(self, where: FloatArray, path: str) -> FloatArray:
         half_range = 0.5 * (self.start_value - self.end_value)
-        return self.end_value + half_range * (1.0 + np.cos(np.pi * where))
+        return self.end_value + half_range * (1.0 + cos_like_python(np.pi * where))
 
 
 class ExponentialParamScheduler(ParamSchedulerParams):

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import model_validator
 
 from warmstep.schedules._core import Curve, EvalContext, FloatArray, Kind, Library
-from warmstep.schedules._libm import pow_like_python
+from warmstep.schedules._libm import cos_like_python, pow_like_python
 from warmstep.schedules._registry import register
 from warmstep.schedules.adapters.timm import TimmParams, timm_curve
 
@@ -85,7 +85,7 @@ def _decay(params: WSDLRSchedulerParams, frac: FloatArray) -> FloatArray:
         case "1-sqrt":
             return 1.0 - np.sqrt(frac)
         case "cosine":
-            return 0.5 * (1.0 + np.cos(np.pi * frac))
+            return 0.5 * (1.0 + cos_like_python(np.pi * frac))
         case "power":
             return 1.0 - pow_like_python(frac, params.decay_power)
     ratio = params.decay_ratio

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import field_validator
 
 from warmstep.schedules._core import FloatArray, KindParams
+from warmstep.schedules._libm import cos_like_python
 from warmstep.schedules.adapters.torch._chain import Calls, Leaf, Optimizer, Segment
 from warmstep.schedules.adapters.torch._kinds import per_group, torch_kind
 from warmstep.schedules.adapters.torch._ops import SWA, Ops, make_ops
@@ -55,7 +56,7 @@ class SWALeaf(Leaf):
         # is needed only inside the anneal.
         alpha = (t >= 1).astype(np.float64)
         inside = np.flatnonzero((t > 0) & (t < 1))
-        alpha[inside] = (1 - np.cos(math.pi * t[inside])) / 2
+        alpha[inside] = (1 - cos_like_python(math.pi * t[inside])) / 2
         return alpha
 
     def _steps(self, step_count: np.ndarray) -> np.ndarray:
