@@ -32,9 +32,9 @@ import numpy.typing as npt
 
 from warmstep.schedules._loops import (
     CHUNK,
-    _binade,
-    _fma,
+    binade,
     compiled,
+    fma,
     glibc_bounds_stated,
     inlined,
 )
@@ -125,7 +125,7 @@ def _certain_cos(
     2^-7``, so the sums below are ordered (``|sin t·d| <= 2^-9``, the rest below 2^-18)."""
     d = x - t  # exact where 0 <= d (t <= x, a multiple of x's last bit)
     product = sin_t * d
-    product_error = _fma(sin_t, d, -product)
+    product_error = fma(sin_t, d, -product)
     d2 = d * d
     sin_rest = (d2 * d) * (-1.0 / 6.0 + d2 * (1.0 / 120.0))  # sin d - d, to d^7/7! < 2^-75
     one_minus_cos = d2 * (0.5 + d2 * (-1.0 / 24.0 + d2 * (1.0 / 720.0)))  # to d^8/8! < 2^-87
@@ -133,7 +133,7 @@ def _certain_cos(
     rest = (leading_error - product_error) + (cos_t_low - sin_t_low * d)
     rest -= sin_t * sin_rest + cos_t * one_minus_cos
     value, value_error = _two_sum(leading, rest, far_from_zero)
-    margin = _binade(value) * _MARGIN + _ERROR
+    margin = binade(value) * _MARGIN + _ERROR
     inside = (d >= 0.0) & (d < _REACH)
     certain = (value + (value_error + margin) == value) & (value + (value_error - margin) == value)
     return value if inside & certain else np.nan

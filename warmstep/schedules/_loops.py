@@ -44,10 +44,12 @@ from warmstep.schedules._parallel import in_slices
 __all__ = [
     "CHUNK",
     "SMALLEST_NORMAL",
+    "binade",
     "c_pow",
     "c_pow_into",
     "cache_folder",
     "compiled",
+    "fma",
     "glibc_bounds_stated",
     "inlined",
     "powers",
@@ -166,8 +168,8 @@ def _opaque_intrinsic(typing_context: Any, x: Any) -> Any:
 
 
 # The intrinsics as compiled code calls them (numba supplies the typing context).
-_fma: Callable[[float, float, float], float] = _fma_intrinsic  # type: ignore[assignment]
-_binade: Callable[[float], float] = _binade_intrinsic  # type: ignore[assignment]
+fma: Callable[[float, float, float], float] = _fma_intrinsic  # type: ignore[assignment]
+binade: Callable[[float], float] = _binade_intrinsic  # type: ignore[assignment]
 _opaque: Callable[[float], float] = _opaque_intrinsic  # type: ignore[assignment]
 
 
@@ -194,9 +196,9 @@ def _certain_square(x: float) -> float:
     [2^-20, 2^20)) from a halfway point, where glibc's pow returns that same float (~1 square in
     40 near 1 is left to pow, 1 in 11 elsewhere). Branch-free, so a loop over it vectorizes."""
     square = x * x
-    error = _fma(x, x, -square)  # exact: square + error == x² (a normal square, not too big)
+    error = fma(x, x, -square)  # exact: square + error == x² (a normal square, not too big)
     near_one = _NEAR_ONE[0] <= square < _NEAR_ONE[1]
-    margin = _binade(square) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
+    margin = binade(square) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
     certain = square + (error + margin) == square and square + (error - margin) == square
     normal = _SQUARE_RANGE[0] < square < _SQUARE_RANGE[1]
     return square if certain and normal else np.nan
