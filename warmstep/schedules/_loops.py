@@ -75,6 +75,7 @@ _POW_MARGIN = 0.045 * 2.0**-52  # times the result's binade: 0.045 ulp
 _POW_MARGIN_NEAR_ONE = 0.012 * 2.0**-52  # results in [2^-20, 2^20)
 _NEAR_ONE = (2.0**-20, 2.0**20)
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
+_ROOT_RANGE = (2.0**-960, 2.0**1000)  # x of a root: x - root² stays a normal float
 _TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
 _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
 
@@ -185,7 +186,7 @@ def glibc_bounds_stated() -> bool:
     return library == "glibc" and release >= (2, 28)
 
 
-_SQUARES = _OPAQUE_CONSTRAINT is not None and glibc_bounds_stated()
+_CERTAIN_POWERS = _OPAQUE_CONSTRAINT is not None and glibc_bounds_stated()
 
 
 @inlined
@@ -205,26 +206,55 @@ def _certain_square(x: float) -> float:
 
 
 @inlined
+def _certain_root(x: float) -> float:
+    """``sqrt(x)`` where that is surely what the C library's ``pow(x, 0.5)`` returns, else NaN:
+    the IEEE square root is the float nearest the exact root, and its exact remainder
+    ``x - root²`` (a fused multiply-add) over ``2·root`` is the exact root's offset from it to
+    within 2^-51 of itself; where that shows the exact root more than 0.012 ulp (0.045 ulp
+    outside [2^-20, 2^20)) from a halfway point, glibc's pow returns that same float (as for
+    squares, above: ~1 root in 40 is left to pow). Branch-free, so a loop over it vectorizes."""
+    root = math.sqrt(x)
+    offset = fma(-root, root, x) / (2.0 * root)
+    near_one = (_NEAR_ONE[0] <= root) & (root < _NEAR_ONE[1])
+    margin = binade(root) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
+    certain = (root + (offset + margin) == root) & (root + (offset - margin) == root)
+    in_range = (_ROOT_RANGE[0] < x) & (x < _ROOT_RANGE[1])  # (NaN fails)
+    return root if certain & in_range else np.nan
+
+
+@inlined
+def _certain_power(x: float, y: float) -> float:
+    """:func:`_certain_square` for ``y`` 2, :func:`_certain_root` for ``y`` 0.5."""
+    return _certain_square(x) if y == 2.0 else _certain_root(x)
+
+
+@inlined
 def c_pow(x: float, y: float) -> float:
     """``x ** y`` as the C library's ``pow`` returns it, the function Python's float ``**``
-    calls (a square without the call where :func:`_certain_square` is sure of it)."""
-    if _SQUARES and y == 2.0:
-        square = _certain_square(x)
-        if not math.isnan(square):
-            return square
-        y = _opaque(y)  # else LLVM, knowing y == 2.0 here, would square instead of calling pow
+    calls (a square or square root without the call where :func:`_certain_square` or
+    :func:`_certain_root` is sure of it)."""
+    if y == 2.0 or y == 0.5:
+        if _CERTAIN_POWERS:
+            value = _certain_power(x, y)
+            if not math.isnan(value):
+                return value
+        y = _opaque(y)  # else LLVM, knowing y here, would square (or take sqrt) instead of pow
     return float(x**y)
 
 
 @inlined
 def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int, todo: IntArray) -> None:
-    """``out[i] = c_pow(x[i], y)`` for ``i < m``: for squares a vectorized pass of
-    :func:`_certain_square`, the indices where it gave NaN gathered without a branch into
-    ``todo`` (at least ``m`` long), then ``pow`` at those (~1 in 11, at random: a test and
-    branch per value would be mispredicted at every one)."""
-    if _SQUARES and y == 2.0:
+    """``out[i] = c_pow(x[i], y)`` for ``i < m``: for squares and square roots a vectorized
+    pass of :func:`_certain_square` or :func:`_certain_root`, the indices where it gave NaN
+    gathered without a branch into ``todo`` (at least ``m`` long), then ``pow`` at those (~1 in
+    40 near 1, at random: a test and branch per value would be mispredicted at every one)."""
+    if _CERTAIN_POWERS and y == 2.0:
         for i in range(m):
             out[i] = _certain_square(x[i])
+    elif _CERTAIN_POWERS and y == 0.5:
+        for i in range(m):
+            out[i] = _certain_root(x[i])
+    if _CERTAIN_POWERS and (y == 2.0 or y == 0.5):
         count = 0
         for i in range(m):
             todo[count] = i
