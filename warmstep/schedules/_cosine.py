@@ -38,9 +38,8 @@ from warmstep.schedules._loops import (
     glibc_bounds_stated,
     inlined,
 )
-from warmstep.schedules._parallel import in_slices
 
-__all__ = ["c_cos_into", "cosine_table", "cosines", "flagged_cosines"]
+__all__ = ["c_cos_into", "cosine_table", "flagged_cosines"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -214,18 +213,6 @@ def flagged_cosines(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_
         python[i] = not -np.inf < x[i] < np.inf
 
 
-def cosines(x: FloatArray, out: FloatArray) -> FloatArray:
-    """``out = cos(x)`` (1-D contiguous, distinct arrays) with the C library's ``cos`` values,
-    on every core for long arrays; returns ``out``."""
-
-    def work(lo: int, hi: int) -> None:
-        _cosines(x[lo:hi], out[lo:hi])
-
-    in_slices(work, x.shape[0])
-    return out
-
-
 def warm() -> None:
     """Compile (or load from the disk cache) this module's loops."""
-    cosines(np.zeros(2, np.float64), np.empty(2, np.float64))
     flagged_cosines(np.zeros(2, np.float64), np.empty(2, np.float64), np.zeros(2, np.bool_))

@@ -248,13 +248,13 @@ def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int, todo: IntArray)
     pass of :func:`_certain_square` or :func:`_certain_root`, the indices where it gave NaN
     gathered without a branch into ``todo`` (at least ``m`` long), then ``pow`` at those (~1 in
     40 near 1, at random: a test and branch per value would be mispredicted at every one)."""
-    if _CERTAIN_POWERS and y == 2.0:
-        for i in range(m):
-            out[i] = _certain_square(x[i])
-    elif _CERTAIN_POWERS and y == 0.5:
-        for i in range(m):
-            out[i] = _certain_root(x[i])
     if _CERTAIN_POWERS and (y == 2.0 or y == 0.5):
+        if y == 2.0:
+            for i in range(m):
+                out[i] = _certain_square(x[i])
+        else:
+            for i in range(m):
+                out[i] = _certain_root(x[i])
         count = 0
         for i in range(m):
             todo[count] = i
