@@ -220,20 +220,20 @@ def _cycled(
     ``lr_min + 0.5 * (lr_max - lr_min) * term``, multiplied in that order), ``lr_min`` from cycle
     ``cycle_limit`` on. ``term`` only sees the cycles inside the limit."""
 
+    def span(index: FloatArray | IntArray) -> FloatArray:
+        lr_max = context.base_lrs[:, None] * _decay(params.cycle_decay, index)
+        return 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
+
     def main(t: FloatArray) -> FloatArray:
         index, t_i, t_curr = cycle_position(
             t, params.t_initial, params.cycle_mul, f"{context.path}.cycle_mul"
         )
         live = index < params.cycle_limit
         if live.all():  # the usual case: no masking
-            lr_max = context.base_lrs[:, None] * _decay(params.cycle_decay, index)
-            span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
-            return params.lr_min + span * term(t_curr, t_i)
+            return params.lr_min + span(index) * term(t_curr, t_i)
         lr = np.full((context.groups, t.size), params.lr_min, dtype=np.float64)
         if live.any():
-            lr_max = context.base_lrs[:, None] * integer_power(params.cycle_decay, index[live])
-            span = 0.5 * (lr_max - params.lr_min) if half else lr_max - params.lr_min
-            lr[:, live] = params.lr_min + span * term(t_curr[live], t_i[live])
+            lr[:, live] = params.lr_min + span(index[live]) * term(t_curr[live], t_i[live])
         return lr
 
     return main
