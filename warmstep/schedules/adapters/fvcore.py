@@ -34,7 +34,9 @@ from warmstep.schedules._libm import cos_like_python
 from warmstep.schedules._registry import NestedSchedules, register
 from warmstep.schedules.adapters._param_scheduler import (
     WHERE_EPSILON,
+    IndexArray,
     ParamSchedulerParams,
+    Pieces,
     bound,
     checked_lengths,
     composite_at,
@@ -66,6 +68,9 @@ class ConstantParamScheduler(ParamSchedulerParams):
     def at(self, where: FloatArray, path: str) -> FloatArray:
         raise_if(where >= 1.0, range_error(where))
         return np.full(where.shape, self.value)
+
+    def pieces(self) -> Pieces:
+        return Pieces(lambda where: np.zeros(where.shape, np.intp), np.array([self.value]))
 
 
 class CosineParamScheduler(ParamSchedulerParams):
@@ -131,10 +136,18 @@ class MultiStepParamScheduler(ParamSchedulerParams):
 
     def at(self, where: FloatArray, path: str) -> FloatArray:
         raise_if(where > 1.0, range_error(where))
+        pieces = self.pieces()
+        return pieces.values[pieces.index_of(where)]
+
+    def pieces(self) -> Pieces:
         milestones, num_updates = _multistep_bounds(self.values, self.num_updates, self.milestones)
-        epoch = np.trunc((where + WHERE_EPSILON) * num_updates)
-        index = np.searchsorted(np.asarray(milestones, dtype=np.float64), epoch, side="right")
-        return np.asarray(self.values, dtype=np.float64)[index]
+        sorted_milestones = np.asarray(milestones, dtype=np.float64)
+
+        def index(where: FloatArray) -> IndexArray:
+            epoch = np.trunc((where + WHERE_EPSILON) * num_updates)
+            return np.searchsorted(sorted_milestones, epoch, side="right")
+
+        return Pieces(index, np.asarray(self.values, dtype=np.float64))
 
 
 def _multistep_bounds(
@@ -186,6 +199,12 @@ def _step_at(values: FloatArray, where: FloatArray) -> FloatArray:
     return picked
 
 
+def _step_pieces(values: FloatArray) -> Pieces:
+    """:func:`_step_at` where it does not raise, for ``where >= 0`` (no index below 0)."""
+    n = values.shape[0]
+    return Pieces(lambda where: np.trunc((where + WHERE_EPSILON) * n).astype(np.intp), values)
+
+
 class StepParamScheduler(ParamSchedulerParams):
     """``values[int((where + 1e-6) * len(values))]``; ``num_updates`` is only validated.
 
@@ -198,6 +217,9 @@ class StepParamScheduler(ParamSchedulerParams):
 
     def at(self, where: FloatArray, path: str) -> FloatArray:
         return _step_at(np.asarray(self.values, dtype=np.float64), where)
+
+    def pieces(self) -> Pieces:
+        return _step_pieces(np.asarray(self.values, dtype=np.float64))
 
 
 class StepWithFixedGammaParamScheduler(ParamSchedulerParams):
@@ -212,9 +234,15 @@ class StepWithFixedGammaParamScheduler(ParamSchedulerParams):
     num_updates: StrictInt = Field(gt=0)
 
     def at(self, where: FloatArray, path: str) -> FloatArray:
+        return _step_at(self._values(), where)
+
+    def pieces(self) -> Pieces:
+        return _step_pieces(self._values())
+
+    def _values(self) -> FloatArray:
         factors = np.full(self.num_decays + 1, self.gamma)
         factors[0] = self.base_value
-        return _step_at(np.cumprod(factors), where)
+        return np.cumprod(factors)
 
 
 class CompositeParamScheduler(ParamSchedulerParams):

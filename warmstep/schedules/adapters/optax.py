@@ -20,6 +20,7 @@ float32(0.099) * (1 - 10/30) + float32(0.001) = 0.06700000166893005.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,8 +58,18 @@ def power32(x: F32Array, exponent: int | float) -> F32Array:
     return pow32(x, F32(exponent))
 
 
+@dataclass(frozen=True)
+class Constant:
+    """A schedule of one float32 value at every count (:func:`optax_curve` fills it at once)."""
+
+    value: np.float32
+
+    def __call__(self, count: IntArray) -> F32Array:
+        return np.full(count.shape, self.value, dtype=F32)
+
+
 def constant(value: float) -> Schedule:
-    return lambda count: np.full(count.shape, F32(value), dtype=F32)
+    return Constant(F32(value))
 
 
 def polynomial(
@@ -134,6 +145,9 @@ def join(schedules: list[Schedule], boundaries: list[int]) -> Schedule:
 
 
 def optax_curve(schedule: Schedule, context: EvalContext) -> Curve:
+    if isinstance(schedule, Constant):  # the float32 widened, with no count to look at
+        lr = np.full((context.groups, context.steps), np.float64(schedule.value))
+        return Curve(lr=lr)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         row = schedule(np.arange(context.steps, dtype=np.int64)).astype(np.float64)
     if context.groups == 1:  # the new row itself: no copy
