@@ -288,7 +288,7 @@ class Leaf:
     def advance(self, kinds: IntArray) -> Calls:
         """Counters after each call: ``step()`` adds one to both, ``_update_lr(0)`` sets epoch 0."""
         n = kinds.shape[0]
-        if np.all(kinds == STEP):
+        if not (kinds == UPDATE0).any():  # step() and the constructor's step count up by one
             last, count = self.last_epoch, self.step_count
             self.last_epoch, self.step_count = last + n, count + n
             return Calls.counting(kinds, last + 1, count + 1, last)

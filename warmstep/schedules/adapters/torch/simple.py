@@ -31,8 +31,11 @@ def multiply(factors: np.ndarray, groups: int) -> Ops:
 
 def closed_form_or(calls: Calls, leaf: Leaf, value_at_zero: float, chainable: Ops) -> Ops:
     """The chainable writes, except ``_update_lr(0)`` calls, which write ``b * value_at_zero``."""
+    at_zero = calls.kind == UPDATE0
+    if not at_zero.any():  # step() alone, the constructor's included: nothing to build
+        return chainable
     closed = make_ops(SET, column(leaf.base_lrs * value_at_zero, calls.size))
-    return select_ops(calls.kind == UPDATE0, closed, chainable)
+    return select_ops(at_zero, closed, chainable)
 
 
 def _zero_division(leaf: Leaf, arg: str, why: str) -> InvalidArgument:
