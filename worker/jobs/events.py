@@ -61,7 +61,8 @@ class EventWriter:
         encoded = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
         with self._lock:
             self._buffer.append((kind, encoded))
-        self._wake.set()
+        if not self._wake.is_set():  # already set: the flusher has yet to clear it and read
+            self._wake.set()  # the buffer, which then holds this event too
 
     def flush(self) -> bool:
         """Write what is buffered, in order; False once the fence has refused a write. A Redis

@@ -63,7 +63,8 @@ class JobHooks:
         data["step"] = event.step - 1
         data["attempt"] = self._run.attempt
         self._run.events.emit("step", data)
-        self._run.progressed.set()
+        if not self._run.progressed.is_set():  # (set() takes a lock even when set)
+            self._run.progressed.set()
 
     def on_eval(self, event: EvalEvent) -> None:
         data = event.to_dict()

@@ -67,7 +67,12 @@ class EvalEvent:
 
 def _fields(event: StepEvent | EvalEvent) -> dict[str, Any]:
     """The event's fields as a dict (values are immutable: no deep copy, once per update)."""
-    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+    return {name: getattr(event, name) for name in _NAMES[type(event)]}
+
+
+# Field names per event class, read once: ``dataclasses.fields`` builds its tuple at every
+# call, and a fast loop reports every update.
+_NAMES = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (StepEvent, EvalEvent)}
 
 
 @dataclass(frozen=True)
