@@ -133,7 +133,7 @@ def _filled(spec: dict[str, Any], steps: int) -> np.ndarray:
     params = _params(spec)
     pieces = params.pieces()
     assert pieces is not None and params.max_iter is not None
-    curve = _filled_curve(params, pieces, params.max_iter, EvalContext(steps, BASE_LRS), None)
+    curve = _filled_curve(pieces, params.max_iter, EvalContext(steps, BASE_LRS))
     assert curve is not None, "the fill path declined a step-shaped curve"
     return curve.lr
 
@@ -189,7 +189,7 @@ def test_many_pieces_go_through_every_step() -> None:
     pieces = params.pieces()
     assert pieces is not None
     context = EvalContext(4000, BASE_LRS)
-    assert _filled_curve(params, pieces, 4000, context, None) is None  # 200 pieces: declined
+    assert _filled_curve(pieces, 4000, context) is None  # 200 pieces: declined
     np.testing.assert_array_equal(resolve_spec(spec).evaluate(context).lr, _elementwise(spec, 4000))
 
 
@@ -198,7 +198,7 @@ def test_short_curves_go_through_every_step() -> None:
     params = _params(spec)
     pieces = params.pieces()
     assert pieces is not None
-    assert _filled_curve(params, pieces, 100, EvalContext(100, BASE_LRS), None) is None
+    assert _filled_curve(pieces, 100, EvalContext(100, BASE_LRS)) is None
 
 
 @pytest.mark.parametrize(
@@ -220,12 +220,15 @@ def test_short_curves_go_through_every_step() -> None:
         ),
     ],
 )
-def test_a_raising_step_is_named_on_long_curves(spec: dict[str, Any], first_bad: int) -> None:
+@pytest.mark.parametrize("past", [1, 500], ids=["ending on it", "past it"])
+def test_a_raising_step_is_named_on_long_curves(
+    spec: dict[str, Any], first_bad: int, past: int
+) -> None:
     params = _params(spec)
     pieces = params.pieces()
     assert pieces is not None and params.max_iter is not None
-    context = EvalContext(first_bad + 500, BASE_LRS)
-    assert _filled_curve(params, pieces, params.max_iter, context, None) is None
+    context = EvalContext(first_bad + past, BASE_LRS)
+    assert _filled_curve(pieces, params.max_iter, context) is None
     with pytest.raises(InvalidArgument, match=rf"step {first_bad} \(") as raised:
         resolve_spec(spec).evaluate(context)
     assert raised.value.field == "schedule.max_iter"

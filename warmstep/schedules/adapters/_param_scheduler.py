@@ -68,10 +68,13 @@ class ParamSchedulerParams(KindParams, abc.ABC):
 class Pieces(NamedTuple):
     """A step-shaped scheduler: ``values[index_of(where)]`` wherever ``at`` does not raise.
     ``index_of`` must never fall as ``where`` grows (true of any composition of rounded
-    arithmetic, ``trunc`` and a sorted search)."""
+    arithmetic, ``trunc`` and a sorted search). ``at`` raises exactly where ``where_ok`` is
+    false (fvcore's range check of ``where``; it must only fail from some ``where`` on) or the
+    index falls outside ``values`` (a list index out of range)."""
 
     index_of: Callable[[FloatArray], IndexArray]
     values: FloatArray
+    where_ok: Callable[[float], bool] = lambda where: True
 
 
 def param_scheduler_child(value: object, name: str) -> ParamSchedulerParams:
@@ -97,7 +100,7 @@ def lr_multiplier_curve(
     raised while evaluating name ``<context.path>.max_iter``."""
     pieces = scheduler.pieces()
     if pieces is not None:
-        filled = _filled_curve(scheduler, pieces, max_iter, context, scheduler_path)
+        filled = _filled_curve(pieces, max_iter, context)
         if filled is not None:
             return filled
     where = np.arange(context.steps, dtype=np.float64) / float(max_iter)
@@ -112,25 +115,19 @@ def lr_multiplier_curve(
     return Curve(lr=context.base_lrs[:, None] * multiplier[None, :])
 
 
-def _filled_curve(
-    scheduler: ParamSchedulerParams,
-    pieces: Pieces,
-    max_iter: int,
-    context: EvalContext,
-    scheduler_path: str | None,
-) -> Curve | None:
+def _filled_curve(pieces: Pieces, max_iter: int, context: EvalContext) -> Curve | None:
     """:func:`lr_multiplier_curve` of a step-shaped scheduler as fills, or None (short curves,
     many pieces, or fvcore raising at the last step: the elementwise path names the first)."""
     steps = context.steps
     if steps < 4 * _STRIDE:
         return None
     divisor = float(max_iter)
-    try:  # fvcore's errors here only grow with where: none at the last step, none at all
-        scheduler.at(np.array([steps - 1], np.float64) / divisor, scheduler_path or context.path)
-    except WhereError:
-        return None
     looked_at = np.append(np.arange(0, steps - 1, _STRIDE), steps - 1)
-    index = pieces.index_of(looked_at / divisor)
+    where = looked_at / divisor
+    index = pieces.index_of(where)
+    # fvcore's errors only grow with where: none at the last step, none at all
+    if not (pieces.where_ok(float(where[-1])) and 0 <= index[0] <= index[-1] < len(pieces.values)):
+        return None
     changed = np.flatnonzero(index[1:] != index[:-1])
     if changed.size > _MOST_PIECES:
         return None

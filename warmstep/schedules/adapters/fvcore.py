@@ -70,7 +70,11 @@ class ConstantParamScheduler(ParamSchedulerParams):
         return np.full(where.shape, self.value)
 
     def pieces(self) -> Pieces:
-        return Pieces(lambda where: np.zeros(where.shape, np.intp), np.array([self.value]))
+        return Pieces(
+            lambda where: np.zeros(where.shape, np.intp),
+            np.array([self.value]),
+            lambda where: where < 1.0,  # as at() raises
+        )
 
 
 class CosineParamScheduler(ParamSchedulerParams):
@@ -147,7 +151,7 @@ class MultiStepParamScheduler(ParamSchedulerParams):
             epoch = np.trunc((where + WHERE_EPSILON) * num_updates)
             return np.searchsorted(sorted_milestones, epoch, side="right")
 
-        return Pieces(index, np.asarray(self.values, dtype=np.float64))
+        return Pieces(index, np.asarray(self.values, dtype=np.float64), lambda w: w <= 1.0)
 
 
 def _multistep_bounds(
