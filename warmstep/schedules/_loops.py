@@ -76,8 +76,8 @@ _POW_MARGIN_NEAR_ONE = 0.012 * 2.0**-52  # results in [2^-20, 2^20)
 _NEAR_ONE = (2.0**-20, 2.0**20)
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _ROOT_RANGE = (2.0**-960, 2.0**1000)  # x of a root: x - root² stays a normal float
-_TANH, _EXP, _LOG, _COS, _SIN = 0, 1, 2, 3, 4  # the functions of _unary
-_UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "cos": _COS, "sin": _SIN}
+_TANH, _EXP, _LOG, _SIN = 0, 1, 2, 3  # the functions of _unary (cos: warmstep.schedules._cosine)
+_UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "sin": _SIN}
 
 
 def sources_digest(root: Path) -> str:
@@ -335,8 +335,8 @@ def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: in
                 out[i] = math.log(v)
             else:
                 python[i] = True
-        elif -np.inf < v < np.inf:  # cos, sin: inf is a domain error, NaN gives NaN
-            out[i] = math.cos(v) if op == _COS else math.sin(v)
+        elif -np.inf < v < np.inf:  # sin: inf is a domain error, NaN gives NaN
+            out[i] = math.sin(v)
         else:
             python[i] = True
 
