@@ -40,7 +40,7 @@ from warmstep.schedules.adapters import _decision_loops as decision_loops
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _transformers_loops as transformers_loops
 from warmstep.schedules.adapters import _transformers_metric as greedy
-from warmstep.schedules.adapters.torch import _chain, _scan, functional
+from warmstep.schedules.adapters.torch import _chain, _fast, _scan, functional
 from warmstep.schedules.adapters.torch import _cycle_loops as cycle_loops
 from warmstep.schedules.adapters.torch import _fold_loop as fold_loop
 from warmstep.schedules.adapters.torch import _polynomial_loop as polynomial_loop
@@ -457,6 +457,17 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         {"type": "PolynomialLR", "total_iters": 30_000, "power": 0.5},
         {"type": "CosineAnnealingWarmRestarts", "T_0": 100, "T_mult": 2, "eta_min": 0.001},
         {"type": "CosineAnnealingWarmRestarts", "T_0": 333},
+        {"type": "LinearLR", "start_factor": 0.01, "total_iters": 17_000},
+        {"type": "LinearLR", "start_factor": 0.3, "end_factor": 0.05, "total_iters": 25_000},
+        {"type": "MultiStepLR", "milestones": [3, 3, 900, 12_000, 12_000, 12_000], "gamma": 0.7},
+        {
+            "type": "SequentialLR",
+            "milestones": [16_500],
+            "schedulers": [
+                {"type": "LinearLR", "start_factor": 0.02, "total_iters": 16_500},
+                {"type": "CosineAnnealingLR", "T_max": 3_000, "eta_min": 0.001},
+            ],
+        },
     ],
     ids=[
         "exponential",
@@ -474,6 +485,10 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         "polynomial-root",
         "warm-restarts-x2",
         "warm-restarts-x1",
+        "linear-ramp-folded",
+        "linear-ramp-past-the-curve",
+        "multistep-repeated-milestones",
+        "sequential-folded-ramp-then-cosine",
     ],
 )
 def test_long_compiled_curves_match_torch(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -520,6 +535,36 @@ def test_a_fold_refuses_fewer_factors_than_steps() -> None:
     out = np.empty(4)
     fold_loop.chained_multipliers(1.0, [(np.array([2]), np.array([0.5]), False)], out)
     assert out.tolist() == [1.0, 1.0, 0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        np.arange(20_000),  # a factor at every call: folded
+        np.concatenate([[0, 0], np.arange(2, 19_999)]),  # from 0 to count - 1, one repeated
+        np.arange(3, 20_003, 2),  # every other call: multiplied, then repeated
+        np.array([0, 4, 4, 9]),  # few runs: filled one by one
+    ],
+    ids=["dense", "dense-looking-with-a-repeat", "sparse", "few-runs"],
+)
+def test_multipliers_expand_into_a_block_as_a_python_loop(calls: np.ndarray) -> None:
+    """Each path of ``expand_into`` (a compiled fold for factors at the first calls, numpy's
+    products and repeats, fills for a few runs) against ``lr *= factor`` call by call, into a
+    block of a wider curve (a SequentialLR child's)."""
+    rng = np.random.default_rng(calls.shape[0])
+    factors = rng.uniform(0.999, 1.001, (2, calls.shape[0]))
+    lr0, steps = np.array([0.1, 0.37]), int(calls[-1]) + 40
+    wide = np.full((2, steps + 10), -1.0)
+    _fast.expand_into(lr0, _fast.Multipliers(calls, factors), wide[:, 5 : 5 + steps])
+    for g in range(2):
+        lr, expected, j = float(lr0[g]), [float(lr0[g])], 0
+        for call in range(steps - 1):
+            while j < calls.shape[0] and calls[j] == call:
+                lr *= float(factors[g, j])
+                j += 1
+            expected.append(lr)
+        np.testing.assert_array_equal(wide[g, 5 : 5 + steps], expected)
+    assert (wide[:, :5] == -1.0).all() and (wide[:, 5 + steps :] == -1.0).all()
 
 
 def test_a_lambda_error_in_a_later_block_names_the_same_step(

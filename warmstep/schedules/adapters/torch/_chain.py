@@ -29,15 +29,16 @@ import numpy.typing as npt
 
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import Curve, EvalContext, FloatArray
-from warmstep.schedules.adapters.torch._fast import Multipliers, expand
+from warmstep.schedules.adapters.torch._fast import Multipliers, expand_into
 from warmstep.schedules.adapters.torch._ops import MUL, SET, IntArray, Ops, apply_one, concat_ops
 from warmstep.schedules.adapters.torch._scan import replay
 
 # Tests switch this off to compare the standalone fast paths (:mod:`._fast`) with the simulation.
 FAST_PATHS = True
 
-# A scheduler's next values from a given lr (see Leaf.segment).
-Segment = Callable[[FloatArray], FloatArray]
+# A scheduler's next values from a given lr, written into a (groups x steps) block (see
+# Leaf.segment).
+Segment = Callable[[FloatArray, FloatArray], None]
 
 # Call types a leaf receives.
 STEP, UPDATE0, INITIAL = 0, 1, 2
@@ -258,14 +259,14 @@ class Leaf:
     def segment(self, steps: int) -> Segment | None:
         """``steps`` values of this scheduler stepped on its own from a known point: right
         after construction (the whole schedule), or right after a SequentialLR milestone's
-        ``step(0)`` (its epoch 0): a function of the lr at that point giving that lr, then the
-        lr after each of ``steps - 1`` ``step()`` calls (epochs 1, 2, ...), ``(groups, steps)``;
-        None where :meth:`ops` must run. Moves no counter. By default the multiplications of
-        :meth:`standalone`."""
+        ``step(0)`` (its epoch 0): a function of the lr at that point and of a ``(groups,
+        steps)`` block that writes into the block that lr, then the lr after each of ``steps -
+        1`` ``step()`` calls (epochs 1, 2, ...); None where :meth:`ops` must run. Moves no
+        counter. By default the multiplications of :meth:`standalone`."""
         multipliers = self.standalone(max(steps - 1, 0))
         if multipliers is None:
             return None
-        return lambda lr0: expand(lr0, multipliers, steps)
+        return lambda lr0, out: expand_into(lr0, multipliers, out)
 
     def construct(self, opt: Optimizer) -> None:
         self.base_lrs = opt.setdefault_initial_lr()
@@ -416,7 +417,7 @@ class Sequential:
                 opt.lr = lr.copy()
                 child.step_now(opt, UPDATE0)
                 lr = opt.lr
-            out[:, lo:hi] = segment(lr)
+            segment(lr, out[:, lo:hi])
             lr = out[:, hi - 1]
         return out
 
@@ -532,7 +533,11 @@ def _by_segments(root: Node, opt: Optimizer, lr0: FloatArray, steps: int) -> Flo
     SequentialLR of leaves whose every active child has one, else None (nothing moved)."""
     if isinstance(root, Leaf):
         segment = root.segment(steps)
-        return None if segment is None else segment(lr0)
+        if segment is None:
+            return None
+        out = np.empty((lr0.shape[0], steps), np.float64)
+        segment(lr0, out)
+        return out
     if isinstance(root, Sequential):
         return root.by_segments(opt, lr0, steps)
     if isinstance(root, Chained):

@@ -122,20 +122,20 @@ def _cosine_annealing_fold(
 
 
 def cosine_annealing(
-    lr0: FloatArray, t: int, eta: float, bump: FloatArray, steps: int
-) -> FloatArray:
-    """CosineAnnealingLR on its own (``T_max = t > 0``), shape ``(groups, steps)``: ``lr0`` after
-    construction, then the lr after each ``step()``: ``ratio * (lr - eta) + eta`` with torch's
-    ratio of consecutive ``1 + cos``, or ``lr + bump[g]`` at a restart epoch. The ratios on
-    every core, then one sequential fold per group (each write rounds the previous one's
-    result, as torch's loop does)."""
-    ratio = cosine_ratios(1, t, max(steps - 1, 0))
-    out = np.empty((lr0.shape[0], steps), np.float64)
+    lr0: FloatArray, t: int, eta: float, bump: FloatArray, out: FloatArray
+) -> None:
+    """CosineAnnealingLR on its own (``T_max = t > 0``) into ``out`` ``(groups, steps)``:
+    ``lr0`` after construction, then the lr after each ``step()``: ``ratio * (lr - eta) + eta``
+    with torch's ratio of consecutive ``1 + cos``, or ``lr + bump[g]`` at a restart epoch. The
+    ratios on every core, then one sequential fold per group (each write rounds the previous
+    one's result, as torch's loop does)."""
+    steps = out.shape[1]
+    if not steps:
+        return
+    ratio = cosine_ratios(1, t, steps - 1)
     for g in range(lr0.shape[0]):
-        if steps:
-            out[g, 0] = lr0[g]
+        out[g, 0] = lr0[g]
         _cosine_annealing_fold(float(lr0[g]), t, eta, float(bump[g]), ratio, out[g, 1:])
-    return out
 
 
 # How a chained scheduler's child multiplies (see chained_multipliers)
@@ -236,7 +236,7 @@ def warm() -> None:
     kinds = np.array([MUL, AFFINE], np.int64)
     fold_writes(1.0, kinds, floats, floats, floats)
     fold_writes(1.0, kinds, floats, read_only, read_only)
-    cosine_annealing(np.ones(1, np.float64), 2, 0.0, np.zeros(1, np.float64), 3)
+    cosine_annealing(np.ones(1, np.float64), 2, 0.0, np.zeros(1, np.float64), np.empty((1, 3)))
     sparse = (np.array([0], np.int64), np.array([0.5]), False)
     constant = (None, np.broadcast_to(np.float64(0.5), (2,)), False)
     chained_multipliers(1.0, [sparse, constant], np.empty(2, np.float64))

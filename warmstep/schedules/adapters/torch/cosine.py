@@ -94,7 +94,7 @@ class CosineLeaf(Leaf):
 
         t, eta = self.p.T_max, self.p.eta_min
         bump = (self.base_lrs - eta) * (1 - math.cos(math.pi / t)) / 2
-        return lambda lr0: _fold_loop.cosine_annealing(lr0, t, eta, bump, steps)
+        return lambda lr0, out: _fold_loop.cosine_annealing(lr0, t, eta, bump, out)
 
 
 def _stepping(
@@ -173,15 +173,13 @@ class WarmRestartsLeaf(Leaf):
         ``step()`` overwriting it at positions 1, 2, ... (no write depends on the lr)."""
         eta = self.p.eta_min
 
-        def run(lr0: FloatArray) -> FloatArray:
-            out = np.empty((lr0.shape[0], steps), np.float64)
+        def run(lr0: FloatArray, out: FloatArray) -> None:
             if steps:
                 out[:, 0] = lr0
             if steps > 1:  # one compiled pass, the cos calls over a buffer (numba)
                 from warmstep.schedules.adapters.torch._cycle_loops import warm_restarts
 
                 warm_restarts(1, self.p.T_0, self.p.T_mult, self.base_lrs, eta, out[:, 1:])
-            return out
 
         return run
 

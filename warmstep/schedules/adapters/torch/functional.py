@@ -116,12 +116,10 @@ class LambdaLeaf(Leaf):
     def segment(self, steps: int) -> Segment | None:
         """Each ``base_lr * λ(e)`` written straight into the curve, a block at a time."""
 
-        def run(lr0: FloatArray) -> FloatArray:
-            out = np.empty((lr0.shape[0], steps), np.float64)
+        def run(lr0: FloatArray, out: FloatArray) -> None:
             if steps:
                 out[:, 0] = lr0
                 lambda_rows(self.functions, 1, steps, out[:, 1:], self.base_lrs)
-            return out
 
         return run
 

@@ -82,11 +82,10 @@ class SWALeaf(Leaf):
         ``swa_lr*1 + swa_lr*(1 - 1)``). The calls' step counts continue from this leaf's; the
         ``swa_lr`` is the groups' when the calls run (another SWALR may have set it since)."""
 
-        def run(lr0: FloatArray) -> FloatArray:
+        def run(lr0: FloatArray, out: FloatArray) -> None:
             from warmstep.schedules.adapters.torch._fold_loop import fold_writes
 
             calls = max(steps - 1, 0)
-            out = np.empty((lr0.shape[0], steps), np.float64)
             if steps:
                 out[:, 0] = lr0
             # alpha_prev reaches 1 once step - 1 >= span, and stays there: the steps (the
@@ -101,7 +100,6 @@ class SWALeaf(Leaf):
                 swa_lr = np.full(annealing, swa_lrs[g])
                 out[g, 1 : annealing + 1] = fold_writes(lr0[g], kinds, alpha_prev, alpha, swa_lr)
                 out[g, annealing + 1 :] = swa_lrs[g]
-            return out
 
         return run
 
