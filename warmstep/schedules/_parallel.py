@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PARALLEL_MIN_VALUES", "cos_inplace", "in_slices"]
+__all__ = ["PARALLEL_MIN_VALUES", "cos_inplace", "in_slices", "in_slices_folded"]
 
 FloatArray = npt.NDArray[np.float64]
 
 PARALLEL_MIN_VALUES = 1 << 17  # per thread
 SLICES_PER_THREAD = 4
+FOLDED_SLICES_PER_THREAD = 8  # finer: the fold starts after the first slice, not the last
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -85,23 +86,49 @@ def in_slices(work: Callable[[int, int], None], n: int) -> None:
     caller's numpy error state. A pool thread woken after a pause may start milliseconds late
     (a virtual machine's idle core wakes slowly); fixed halves then left the caller waiting
     for the late half, where shared slices let the caller go on with them."""
+    if not _shared(work, n, SLICES_PER_THREAD, _Slices.drain):
+        work(0, n)
+
+
+def in_slices_folded(
+    work: Callable[[int, int], None], fold: Callable[[int, int], None], n: int
+) -> None:
+    """:func:`in_slices` followed by a sequential pass that reads its results: ``work(lo, hi)``
+    on every core, and ``fold(lo, hi)`` for each slice in order on the caller's thread, as
+    soon as that slice's work is done (the caller does work whenever the next slice to fold is
+    not ready). A fold that carries a value from one step to the next (torch's recurrences)
+    then overlaps the parallel pass instead of waiting for all of it. Raises the first error
+    of either, once no slice is running; no slice is folded after a failed one."""
+    if not _shared(work, n, FOLDED_SLICES_PER_THREAD, lambda slices: slices.fold_in_order(fold)):
+        work(0, n)
+        fold(0, n)
+
+
+def _shared(
+    work: Callable[[int, int], None],
+    n: int,
+    per_thread: int,
+    callers_part: Callable[[_Slices], None],
+) -> bool:
+    """Slices of ``range(n)`` for ``work`` handed to pool threads and the caller (which runs
+    ``callers_part``); False, with nothing run, where ``n`` is too short to share."""
     # The size test comes first: asking the kernel for the cores costs more than a short pass.
     threads = 1 if n < 2 * PARALLEL_MIN_VALUES else min(_threads(), n // PARALLEL_MIN_VALUES)
     if threads < 2:
-        work(0, n)
-        return
-    bounds = np.linspace(0, n, threads * SLICES_PER_THREAD + 1).astype(int).tolist()
+        return False
+    bounds = np.linspace(0, n, threads * per_thread + 1).astype(int).tolist()
     slices = _Slices(list(itertools.pairwise(bounds)), work)
     state = np.geterr()
     pool = _executor(_threads())
     caller = _current_cpu() if _current_cpu is not None else -1
     helpers = [pool.submit(_drain_beside, slices, state, caller) for _ in range(threads - 1)]
     try:
-        slices.drain()
+        callers_part(slices)
     finally:
         for helper in helpers:
             if not helper.cancel():  # a helper still queued (the pool busy) is not waited for
                 helper.result()
+    return True
 
 
 class _Slices:
@@ -113,18 +140,42 @@ class _Slices:
         self._next = 0
         self._lock = threading.Lock()
         self._failed = False
+        self._done = [threading.Event() for _ in slices]
 
-    def _take(self) -> tuple[int, int] | None:
+    def _take(self) -> int | None:
         with self._lock:
             if self._failed or self._next >= len(self._slices):
                 return None
             self._next += 1
-            return self._slices[self._next - 1]
+            return self._next - 1
+
+    def _run(self, index: int) -> None:
+        try:
+            self._work(*self._slices[index])
+        except BaseException:
+            self._failed = True
+            for done in self._done:  # a caller waiting on a slice wakes to the failure
+                done.set()
+            raise
+        self._done[index].set()
 
     def drain(self) -> None:
-        while (bounds := self._take()) is not None:
+        while (index := self._take()) is not None:
+            self._run(index)
+
+    def fold_in_order(self, fold: Callable[[int, int], None]) -> None:
+        """Fold each slice in order once its work is done, doing work meanwhile."""
+        for index, bounds in enumerate(self._slices):
+            while not self._done[index].is_set():
+                taken = self._take()
+                if taken is None:
+                    self._done[index].wait()
+                else:
+                    self._run(taken)
+            if self._failed:
+                return  # the helper's error is raised by its future
             try:
-                self._work(*bounds)
+                fold(*bounds)
             except BaseException:
                 self._failed = True
                 raise

@@ -458,6 +458,16 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         {"type": "CosineAnnealingWarmRestarts", "T_0": 100, "T_mult": 2, "eta_min": 0.001},
         {"type": "CosineAnnealingWarmRestarts", "T_0": 333},
         {"type": "LinearLR", "start_factor": 0.01, "total_iters": 17_000},
+        {"type": "CosineAnnealingLR", "T_max": 777, "eta_min": 0.001},
+        {"type": "CosineAnnealingLR", "T_max": 1_250},
+        {
+            "type": "SequentialLR",
+            "milestones": [3_001],
+            "schedulers": [
+                {"type": "PolynomialLR", "total_iters": 2_000, "power": 2.0},
+                {"type": "PolynomialLR", "total_iters": 40_000, "power": 0.5},
+            ],
+        },
         {"type": "LinearLR", "start_factor": 0.3, "end_factor": 0.05, "total_iters": 25_000},
         {"type": "MultiStepLR", "milestones": [3, 3, 900, 12_000, 12_000, 12_000], "gamma": 0.7},
         {
@@ -486,6 +496,9 @@ def test_long_recurrences_match_torch(spec: Spec) -> None:
         "warm-restarts-x2",
         "warm-restarts-x1",
         "linear-ramp-folded",
+        "cosine-restarts-in-later-slices",
+        "cosine-no-eta-restart-on-a-slice-edge",
+        "sequential-polynomials",
         "linear-ramp-past-the-curve",
         "multistep-repeated-milestones",
         "sequential-folded-ramp-then-cosine",
@@ -525,6 +538,19 @@ def test_polynomial_factors_fail_or_not_as_the_simulation(
         assert fast == slow
     else:
         np.testing.assert_array_equal(fast, slow)
+
+
+def test_a_polynomial_overflow_in_a_later_slice_is_the_simulation_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Factors on several threads, folded slice by slice: Python's own ``**`` where the
+    compiled pass flagged a factor (from epoch ~28,600 here it overflows), raising the error
+    the step-by-step simulation raises."""
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN_VALUES", 1024)
+    spec = {"type": "PolynomialLR", "total_iters": 30_000, "power": -1e6}
+    fast = _curve_or_error(spec, 29_000, [0.1, 0.3])
+    monkeypatch.setattr(_chain, "FAST_PATHS", False)
+    assert isinstance(fast, str) and fast == _curve_or_error(spec, 29_000, [0.1, 0.3])
 
 
 def test_a_fold_refuses_fewer_factors_than_steps() -> None:

@@ -20,6 +20,7 @@ from warmstep.schedules._parallel import (
     _threads,
     cos_inplace,
     in_slices,
+    in_slices_folded,
 )
 
 
@@ -96,6 +97,70 @@ def test_a_failing_slice_stops_the_pass_and_raises_once_none_is_running() -> Non
         in_slices(work, n)
     assert running[0] == 0  # every slice finished: none still writing after the raise
     assert started[0] < 2 * SLICES_PER_THREAD  # no slice handed out after the failure
+
+
+def test_each_slice_is_folded_in_order_after_its_work() -> None:
+    """The fold runs on the caller's thread, slice by slice in order, each slice only once its
+    work is done, while later slices are still being worked on."""
+    done: set[tuple[int, int]] = set()
+    folded: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def work(lo: int, hi: int) -> None:
+        time.sleep(0.003 if lo % 2 else 0.001)  # finished out of order
+        with lock:
+            done.add((lo, hi))
+
+    def fold(lo: int, hi: int) -> None:
+        assert threading.get_ident() == caller
+        with lock:
+            assert (lo, hi) in done
+        folded.append((lo, hi))
+
+    caller = threading.get_ident()
+    n = PARALLEL_MIN_VALUES * 4 + 3
+    in_slices_folded(work, fold, n)
+    assert folded[0][0] == 0 and folded[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(folded))
+    assert sorted(done) == folded
+    short: list[tuple[int, int]] = []
+    in_slices_folded(lambda lo, hi: None, lambda lo, hi: short.append((lo, hi)), 10)
+    assert short == [(0, 10)]
+
+
+@pytest.mark.parametrize("failing", ["work", "fold"])
+def test_a_failure_stops_the_folded_pass(failing: str) -> None:
+    """A slice whose work fails on a pool thread, or whose fold fails, raises that error once
+    no slice is running, and neither it nor anything after it is folded."""
+    if _threads() < 2:
+        pytest.skip("one core: the pass runs inline")
+    running, folded, failed_at = [0], [], []
+    lock = threading.Lock()
+    n = PARALLEL_MIN_VALUES * 4
+    bad = n // 2
+    caller = threading.get_ident()
+
+    def work(lo: int, hi: int) -> None:
+        with lock:
+            running[0] += 1
+        try:
+            time.sleep(0.002)
+            if failing == "work" and lo >= bad and threading.get_ident() != caller:
+                failed_at.append(lo)
+                raise ValueError("a slice failed")
+        finally:
+            with lock:
+                running[0] -= 1
+
+    def fold(lo: int, hi: int) -> None:
+        if failing == "fold" and lo <= bad < hi:
+            raise ValueError("a slice failed")
+        folded.append((lo, hi))
+
+    with pytest.raises(ValueError, match="a slice failed"):
+        in_slices_folded(work, fold, n)
+    assert running[0] == 0
+    assert folded and folded[-1][1] <= (failed_at[0] if failing == "work" else bad)
 
 
 def test_a_pool_thread_steps_off_the_callers_core() -> None:

@@ -20,13 +20,14 @@ import numpy.typing as npt
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._cosine import c_cos_into
 from warmstep.schedules._loops import CHUNK, compiled
-from warmstep.schedules._parallel import in_slices
+from warmstep.schedules._parallel import in_slices, in_slices_folded
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
 
 __all__ = [
     "chained_multipliers",
     "cosine_annealing",
     "cosine_ratios",
+    "fold_factors",
     "fold_steps",
     "fold_writes",
     "warm",
@@ -102,16 +103,17 @@ def cosine_ratios(first: int, t: int, n: int) -> FloatArray:
 
 @compiled
 def _cosine_annealing_fold(
-    lr: float, t: int, eta: float, bump: float, ratio: FloatArray, out: FloatArray
-) -> None:
+    lr: float, first: int, t: int, eta: float, bump: float, ratio: FloatArray, out: FloatArray
+) -> float:
+    """``out[i]``: the lr after the ``step()`` of epoch ``first + i``, from ``lr`` before the
+    first; returns the last."""
     # eta_min 0 (torch's default) and an lr without a sign bit: ratio * (lr - 0.0) + 0.0 is
     # ratio * lr (lr - 0.0 is lr; + 0.0 changes only a -0.0, which a product of such values
     # never is): one multiplication on the chain from one step to the next instead of three.
     plain = eta == 0.0 and not math.copysign(1.0, eta) < 0 and math.copysign(1.0, lr) > 0
-    restart = t + 1  # torch's e = t+1 (mod 2t): the next restart epoch
+    restart = first + (t + 1 - first) % (2 * t)  # torch's e = t+1 (mod 2t): the next restart
     for i in range(ratio.shape[0]):
-        e = i + 1
-        if e == restart:
+        if first + i == restart:
             lr = lr + bump
             restart += 2 * t
         elif plain:
@@ -119,6 +121,7 @@ def _cosine_annealing_fold(
         else:
             lr = ratio[i] * (lr - eta) + eta
         out[i] = lr
+    return lr
 
 
 def cosine_annealing(
@@ -127,15 +130,22 @@ def cosine_annealing(
     """CosineAnnealingLR on its own (``T_max = t > 0``) into ``out`` ``(groups, steps)``:
     ``lr0`` after construction, then the lr after each ``step()``: ``ratio * (lr - eta) + eta``
     with torch's ratio of consecutive ``1 + cos``, or ``lr + bump[g]`` at a restart epoch. The
-    ratios on every core, then one sequential fold per group (each write rounds the previous
-    one's result, as torch's loop does)."""
+    ratios on every core; each group's sequential fold (each write rounds the previous one's
+    result, as torch's loop does) follows them slice by slice on the caller's thread."""
     steps = out.shape[1]
     if not steps:
         return
-    ratio = cosine_ratios(1, t, steps - 1)
-    for g in range(lr0.shape[0]):
-        out[g, 0] = lr0[g]
-        _cosine_annealing_fold(float(lr0[g]), t, eta, float(bump[g]), ratio, out[g, 1:])
+    out[:, 0] = lr0
+    ratio = np.empty(steps - 1, np.float64)
+    lr = [float(value) for value in lr0]
+
+    def fold(lo: int, hi: int) -> None:
+        for g in range(len(lr)):
+            lr[g] = _cosine_annealing_fold(
+                lr[g], 1 + lo, t, eta, float(bump[g]), ratio[lo:hi], out[g, 1 + lo : 1 + hi]
+            )
+
+    in_slices_folded(lambda lo, hi: _cosine_ratios(lo, hi, 1, t, ratio), fold, steps - 1)
 
 
 # How a chained scheduler's child multiplies (see chained_multipliers)
@@ -177,7 +187,8 @@ def _fold_constant(lr: float, factor: float, out: FloatArray) -> None:
 
 
 @compiled
-def _fold_factors(lr: float, factors: FloatArray, out: FloatArray) -> None:
+def fold_factors(lr: float, factors: FloatArray, out: FloatArray) -> None:
+    """``out[i]``: ``lr`` multiplied by ``factors[0]``, then by each next one in turn."""
     for t in range(out.shape[0]):
         lr = lr * factors[t]
         out[t] = lr
@@ -202,7 +213,7 @@ def chained_multipliers(lr0: float, children: list[Child], out: FloatArray) -> N
         if factors.shape[0] and factors.strides[0] == 0:
             _fold_constant(float(lr0), float(factors[0]), out)
         else:
-            _fold_factors(float(lr0), np.ascontiguousarray(factors[: out.shape[0]]), out)
+            fold_factors(float(lr0), np.ascontiguousarray(factors[: out.shape[0]]), out)
         return
     mode, value_starts, call_starts, values, sparse_calls = [], [0], [0], [], []
     for calls, factors, _ in children:

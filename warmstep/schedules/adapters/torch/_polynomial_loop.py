@@ -20,9 +20,10 @@ import numpy.typing as npt
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._libm import python_pow
 from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow_into, compiled
-from warmstep.schedules._parallel import in_slices
+from warmstep.schedules._parallel import in_slices, in_slices_folded
+from warmstep.schedules.adapters.torch._fold_loop import fold_factors
 
-__all__ = ["polynomial_factors", "warm"]
+__all__ = ["polynomial_curve", "polynomial_factors", "warm"]
 
 
 @compiled
@@ -55,6 +56,33 @@ def polynomial_factors(total: int, power: float, count: int) -> FloatArray:
         e = i + 1
         out[i] = python_pow((1.0 - e / total) / (1.0 - (e - 1) / total), power)
     return out
+
+
+def polynomial_curve(lr0: FloatArray, total: int, power: float, out: FloatArray) -> None:
+    """PolynomialLR stepped on its own from ``lr0`` (``total`` = ``total_iters`` > 0) into
+    ``out`` ``(groups, steps)``: ``lr0``, then the lr after each ``step()``, each factor
+    multiplied into the previous lr as torch does. The factors on every core; the product
+    follows them slice by slice on the caller's thread (Python's own ``**`` first where the
+    compiled pass flagged a factor, raising what it raises, in step order)."""
+    steps = out.shape[1]
+    if not steps:
+        return
+    out[:, 0] = lr0
+    count = max(min(total, steps - 1), 0)  # epochs 1 .. count change the lr, then it stays
+    factors = np.empty(count, np.float64)
+    python = np.zeros(count, np.bool_)
+    lr = [float(value) for value in lr0]
+
+    def fold(lo: int, hi: int) -> None:
+        for i in (lo + np.flatnonzero(python[lo:hi])).tolist():
+            e = i + 1
+            factors[i] = python_pow((1.0 - e / total) / (1.0 - (e - 1) / total), power)
+        for g in range(len(lr)):
+            fold_factors(lr[g], factors[lo:hi], out[g, 1 + lo : 1 + hi])
+            lr[g] = float(out[g, hi])
+
+    in_slices_folded(lambda lo, hi: _factors(lo, hi, total, power, factors, python), fold, count)
+    out[:, count + 1 :] = out[:, count : count + 1]
 
 
 def warm() -> None:

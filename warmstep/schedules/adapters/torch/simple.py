@@ -18,7 +18,14 @@ from pydantic import field_validator
 from warmstep.errors import InvalidArgument
 from warmstep.schedules._core import KindParams
 from warmstep.schedules._libm import pow_like_python
-from warmstep.schedules.adapters.torch._chain import INITIAL, UPDATE0, Calls, Leaf, Optimizer
+from warmstep.schedules.adapters.torch._chain import (
+    INITIAL,
+    UPDATE0,
+    Calls,
+    Leaf,
+    Optimizer,
+    Segment,
+)
 from warmstep.schedules.adapters.torch._fast import Multipliers
 from warmstep.schedules.adapters.torch._kinds import column, torch_kind
 from warmstep.schedules.adapters.torch._ops import MUL, SET, Ops, make_ops, select_ops
@@ -259,6 +266,15 @@ class PolynomialLeaf(Leaf):
         every_call = count == total  # factors for calls 0, 1, ... total-1, in order
         calls = None if every_call else np.arange(count, dtype=np.int64)
         return Multipliers(calls, factors[None, :])
+
+    def segment(self, steps: int) -> Segment | None:
+        """The factors on every core, each slice multiplied in as soon as it is ready."""
+        t, power = self.p.total_iters, self.p.power
+        if t == 0 or (power < 0 and 1 <= t <= steps - 1):  # ops() names the error
+            return None
+        from warmstep.schedules.adapters.torch._polynomial_loop import polynomial_curve
+
+        return lambda lr0, out: polynomial_curve(lr0, t, power, out)
 
 
 _DOC = " Needs base_lr (the optimizer lr of each group)."
