@@ -14,6 +14,7 @@ gives 0.1, 0.55, 1.0, 0.55, 0.1 at epochs 0-4: at epoch 1, ``x = 1 + 1/4 - 1 = 0
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from warmstep.schedules._cosine import c_cos_into
 from warmstep.schedules._loops import CHUNK, compiled, inlined
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["cyclic", "one_cycle_phase", "warm", "warm_restarts"]
+__all__ = ["PhasePass", "cyclic", "one_cycle", "warm", "warm_restarts"]
 
 
 @compiled
@@ -141,39 +142,47 @@ def _anneal(a: float, b: float, cosine: bool, shape: FloatArray, m: int, out: Fl
             out[i] = (b - a) * shape[i] + a
 
 
-def one_cycle_phase(
-    epochs: tuple[int, int],
-    start: float,
-    end: float,
-    cosine: bool,
-    lrs: tuple[FloatArray, FloatArray],
-    momenta: tuple[FloatArray, FloatArray] | None,
-    lr: FloatArray,
-    momentum: FloatArray | None,
+class PhasePass(NamedTuple):
+    """OneCycleLR's phase from step ``start`` to ``end``, written at epochs ``lo .. hi-1``: its
+    lrs annealed from ``lrs[0]`` to ``lrs[1]`` (``momenta`` likewise, None without)."""
+
+    lo: int
+    hi: int
+    start: float
+    end: float
+    lrs: tuple[FloatArray, FloatArray]
+    momenta: tuple[FloatArray, FloatArray] | None
+
+
+def one_cycle(
+    phases: list[PhasePass], cosine: bool, lr: FloatArray, momentum: FloatArray | None
 ) -> None:
-    """OneCycleLR's phase from step ``start`` to ``end`` for epochs ``lo .. hi-1``
-    (``epochs``): its lrs annealed from ``lrs[0]`` to ``lrs[1]`` (momenta likewise), cosine or
-    linear, written into columns ``lo .. hi-1`` of ``lr`` (and ``momentum``)."""
-    lo, hi = epochs
+    """Every phase (cosine or linear) written into its columns of ``lr`` (and ``momentum``),
+    in one pass over the epochs on every core (a slice crossing a phase boundary writes the
+    part of each phase it holds)."""
     empty = np.zeros((0, lr.shape[1]), np.float64)
-    momentum_from, momentum_to = momenta or (lrs[0], lrs[1])
 
     def work(a: int, b: int) -> None:
-        _phase(
-            lo + a,
-            lo + b,
-            start,
-            end,
-            cosine,
-            lrs[0],
-            lrs[1],
-            momentum_from,
-            momentum_to,
-            lr,
-            momentum if momentum is not None else empty,
-        )
+        for phase in phases:
+            lo, hi = max(a, phase.lo), min(b, phase.hi)
+            if lo >= hi:
+                continue
+            momentum_from, momentum_to = phase.momenta or phase.lrs
+            _phase(
+                lo,
+                hi,
+                phase.start,
+                phase.end,
+                cosine,
+                phase.lrs[0],
+                phase.lrs[1],
+                momentum_from,
+                momentum_to,
+                lr,
+                momentum if momentum is not None else empty,
+            )
 
-    in_slices(work, hi - lo)
+    in_slices(work, max((phase.hi for phase in phases), default=0))
 
 
 @compiled
@@ -230,5 +239,5 @@ def warm() -> None:
     ones = np.ones(1, np.float64)
     cyclic(2, 2.0, 0.5, True, ones, ones, (ones, ones))
     lr = np.empty((1, 2), np.float64)
-    one_cycle_phase((0, 2), 0.0, 1.0, True, (ones, ones), (ones, ones), lr, lr.copy())
+    one_cycle([PhasePass(0, 2, 0.0, 1.0, (ones, ones), (ones, ones))], True, lr, lr.copy())
     warm_restarts(1, 2, 2, ones, 0.0, lr)

@@ -271,7 +271,7 @@ class OneCycleLeaf(Leaf):
         )
 
     def whole(self, steps: int) -> Curve | None:
-        """Each phase's epochs in one compiled pass (:mod:`._cycle_loops`)."""
+        """Every phase in one compiled pass over the epochs (:mod:`._cycle_loops`)."""
         if steps - 1 > self.p.total:
             raise self._too_far(self.p.total + 1)
         from warmstep.schedules.adapters.torch import _cycle_loops  # imports numba
@@ -279,7 +279,7 @@ class OneCycleLeaf(Leaf):
         fields, groups = self._fields(), self.max_lrs.shape[0]
         lr = np.empty((groups, steps), np.float64)
         momentum = np.empty((groups, steps), np.float64) if self.p.cycle_momentum else None
-        start, lo = 0.0, 0
+        start, lo, passes = 0.0, 0, []
         for i, (end, lr_a, lr_b, m_a, m_b) in enumerate(self.phases):
             # the epochs e <= end not taken by an earlier phase; the last phase takes the rest
             reached = min(steps, math.floor(end) + 1) if end >= 0 else 0
@@ -287,17 +287,10 @@ class OneCycleLeaf(Leaf):
             if hi > lo and end - start == 0:
                 raise self._zero_length()
             momenta = (fields[m_a], fields[m_b]) if momentum is not None else None
-            _cycle_loops.one_cycle_phase(
-                (lo, hi),
-                start,
-                end,
-                self.p.anneal_strategy == "cos",
-                (fields[lr_a], fields[lr_b]),
-                momenta,
-                lr,
-                momentum,
-            )
+            lrs = (fields[lr_a], fields[lr_b])
+            passes.append(_cycle_loops.PhasePass(lo, hi, start, end, lrs, momenta))
             start, lo = end, hi
+        _cycle_loops.one_cycle(passes, self.p.anneal_strategy == "cos", lr, momentum)
         return Curve(lr=lr, momentum=momentum)
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
