@@ -65,6 +65,9 @@ IntArray = npt.NDArray[np.int64]
 MainRuns = Callable[[int, int], tuple[list[int], list[FloatArray | None]] | None]
 # (t after the prefix shift, values of t >= warmup_t) -> (groups, len(t)) lr
 MainCurve = Callable[[FloatArray], FloatArray]
+# (first time, how many consecutive times, the curve, its first column): main's values
+# written straight into the curve (a compiled pass)
+MainFill = Callable[[int, int, FloatArray, int], None]
 
 
 class TimmParams(KindParams):
@@ -97,6 +100,7 @@ def timm_curve(
     warmup_prefix: bool,
     warmup_target: FloatArray | None = None,
     runs: MainRuns | None = None,
+    fill: MainFill | None = None,
 ) -> Curve:
     """Assemble value 0 (the constructor's), the warmup ramp and ``main`` after it.
 
@@ -104,6 +108,7 @@ def timm_curve(
     a main curve that is constant over runs of steps, gives those runs for the times after the
     ramp (see :data:`MainRuns`): constant runs are written as fills (no pass computing them),
     the others by ``main`` over their times; where it returns None, ``main`` covers them all.
+    ``fill``, where given, writes what ``main`` would into the curve itself.
     Worked example: b=0.1, warmup_t=5, warmup_lr_init=0: values 0, 0.02, 0.04, 0.06, 0.08, main(5).
     """
     base = context.base_lrs[:, None]
@@ -122,6 +127,8 @@ def timm_curve(
         columns = slice(ramp + start, ramp + stop)
         if value is not None:
             lr[:, columns] = value[:, None]
+        elif stop > start and fill is not None:
+            fill(first + start, stop - start, lr, ramp + start)
         elif stop > start:
             lr[:, columns] = main(np.arange(first + start, first + stop, dtype=np.float64))
     if context.steps:
@@ -263,7 +270,37 @@ def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
         return 1 + unary_like_python("cos", angle)  # the C library's cos on every core
 
     main = _cycled(params, context, term, half=True)
-    return timm_curve(params, context, main, params.warmup_prefix)
+    fill = _cosine_fill(params, context) if params.cycle_mul == 1 and k == 1 else None
+    return timm_curve(params, context, main, params.warmup_prefix, fill=fill)
+
+
+def _cosine_fill(params: CosineLRSchedulerParams, context: EvalContext) -> MainFill:
+    """The cosine at timm's defaults (``cycle_mul`` 1, ``k_decay`` 1) in one compiled pass
+    (:mod:`._timm_loops`): each live cycle's span computed here as ``main`` does."""
+    period = params.t_initial
+
+    def fill(first: int, count: int, lr: FloatArray, column: int) -> None:
+        from warmstep.schedules.adapters._timm_loops import cosine_cycles  # imports numba
+
+        first_cycle = first // period
+        last_live = min((first + count - 1) // period, params.cycle_limit - 1)
+        index = np.arange(first_cycle, max(last_live + 1, first_cycle), dtype=np.int64)
+        lr_max = context.base_lrs[:, None] * _decay(params.cycle_decay, index)
+        spans = np.broadcast_to(0.5 * (lr_max - params.lr_min), (context.groups, index.size))
+        limit = params.cycle_limit
+        cosine_cycles(
+            first,
+            count,
+            period,
+            params.lr_min,
+            first_cycle,
+            np.ascontiguousarray(spans),
+            limit,
+            lr,
+            column,
+        )
+
+    return fill
 
 
 class TanhLRSchedulerParams(_CycleParams):
