@@ -1,14 +1,17 @@
-"""timm's cycled cosine (``CosineLRScheduler``) in compiled code, on every core.
+"""timm's cycled cosine and poly curves (``CosineLRScheduler``, ``PolyLRScheduler``) in
+compiled code, on every core.
 
 With ``cycle_mul`` 1 and ``k_decay`` 1 (timm's defaults) the value at time ``t`` is
-``lr_min + span_i * (1 + cos(pi * t_curr / t_initial))`` with ``i = t // t_initial``,
-``t_curr = t - t_initial * i`` (ints, as timm's are: ``t_curr ** 1.0`` is ``float(t_curr)``)
-and ``span_i = 0.5 * (lr_max_i - lr_min)`` per group, ``lr_min`` itself from cycle
-``cycle_limit`` on: timm's own float operations in its order, with the C library's ``cos``
-(:func:`warmstep.schedules._cosine.c_cos_into`: its values, mostly without the call). Each
-chunk lies in one cycle: its angles, then its cosines, then each group's stores, the passes
-without a call vectorized. Imported on first use (numba); :func:`warm` compiles or loads the
-loop ahead of time.
+``lr_min + span_i * term`` with ``i = t // t_initial``, ``t_curr = t - t_initial * i`` (ints,
+as timm's are: ``t_curr ** 1.0`` is ``float(t_curr)``), the cosine's ``term = 1 + cos(pi *
+t_curr / t_initial)`` and ``span_i = 0.5 * (lr_max_i - lr_min)``, the poly's ``term = (1 -
+t_curr / t_initial) ** power`` and ``span_i = lr_max_i - lr_min``, per group; ``lr_min``
+itself from cycle ``cycle_limit`` on: timm's own float operations in its order, with the C
+library's ``cos`` and ``pow`` (:func:`warmstep.schedules._cosine.c_cos_into`,
+:func:`warmstep.schedules._loops.c_pow_into`: their values, mostly without the call). Each
+chunk lies in one cycle: its arguments, then its cosines or powers, then each group's stores,
+the passes without a call vectorized. Imported on first use (numba); :func:`warm` compiles or
+loads the loop ahead of time.
 
 Example: ``t_initial`` 4, ``lr_min`` 0, span 0.05 (a base lr of 0.1), times 0 .. 4:
 ``0.1, 0.085355..., 0.05, 0.014644..., 0.1`` (the second cycle starts at t = 4).
@@ -19,31 +22,41 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._cosine import c_cos_into
-from warmstep.schedules._loops import CHUNK, compiled
+from warmstep.schedules._libm import python_pow
+from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow_into, compiled
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["cosine_cycles", "warm"]
+__all__ = ["SHAPES", "cycles", "warm"]
+
+
+COSINE, POLY = 0, 1  # the curve's shape inside a cycle
+SHAPES = {"cosine": COSINE, "poly": POLY}
 
 
 @compiled
-def _cosine_cycles(
+def _cycles(
     lo: int,
     hi: int,
     first: int,
     period: int,
+    shape: int,
+    power: float,
     lr_min: float,
     first_cycle: int,
     spans: FloatArray,
     limit: int,
     column: int,
     out: FloatArray,
+    python: npt.NDArray[np.bool_],
 ) -> None:
     """Times ``first + lo .. first + hi - 1`` into columns ``column + lo ..`` of ``out``;
-    ``spans[g, c]`` is group ``g``'s span in cycle ``first_cycle + c``."""
-    angles, cosines = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    ``spans[g, c]`` is group ``g``'s span in cycle ``first_cycle + c``. POLY: ``python[i]``
+    marks a time whose power Python must compute (a result that is not a normal float)."""
+    terms, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
     todo = np.empty(CHUNK, np.int64)
     position = lo
     while position < hi:
@@ -57,42 +70,77 @@ def _cosine_cycles(
                 row = out[g, start : start + m]
                 for j in range(m):
                     row[j] = lr_min
-        else:
-            offset = t - period * cycle
+            position = stop
+            continue
+        offset = t - period * cycle
+        if shape == COSINE:  # 1 + cos(pi * t_curr / t_i)
             for j in range(m):
-                angles[j] = math.pi * float(offset + j) / float(period)
-            c_cos_into(angles, cosines, m, todo)
-            for g in range(out.shape[0]):
-                span = spans[g, cycle - first_cycle]
-                row = out[g, start : start + m]
-                for j in range(m):
-                    row[j] = lr_min + span * (1 + cosines[j])
+                values[j] = math.pi * float(offset + j) / float(period)
+            c_cos_into(values, terms, m, todo)
+            for j in range(m):
+                terms[j] = 1 + terms[j]
+        else:  # (1 - t_curr / t_i) ** power, the C library's pow (squares and roots certain)
+            for j in range(m):
+                values[j] = 1 - float(offset + j) / float(period)
+            c_pow_into(values, power, terms, m, todo)
+            flags = python[position:stop]
+            for j in range(m):
+                flags[j] = not (SMALLEST_NORMAL <= terms[j] < np.inf or terms[j] == 0.0)
+        for g in range(out.shape[0]):
+            span = spans[g, cycle - first_cycle]
+            row = out[g, start : start + m]
+            for j in range(m):
+                row[j] = lr_min + span * terms[j]
         position = stop
 
 
-def cosine_cycles(
+def cycles(
     first: int,
     count: int,
     period: int,
+    shape_name: str,
+    power: float,
     lr_min: float,
-    first_cycle: int,
-    spans: FloatArray,
+    spans: tuple[int, FloatArray],
     limit: int,
     out: FloatArray,
     column: int,
 ) -> None:
-    """The main curve at the ``count`` times ``first, first + 1, ...`` (``first >= 0``,
-    ``period >= 1``) into columns ``column ..`` of ``out`` (C-contiguous, groups x steps), on
-    every core; ``spans`` as in :func:`_cosine_cycles`, covering every cycle below ``limit``
-    that the times reach."""
+    """The main curve (``shape_name`` one of :data:`SHAPES`) at the ``count`` times ``first,
+    first + 1, ...`` (``first >= 0``, ``period >= 1``) into columns ``column ..`` of ``out``
+    (C-contiguous, groups x steps), on every core. ``spans``: the first cycle's index and each
+    group's span in it and the next ones, covering every cycle below ``limit`` that the times
+    reach. POLY's powers that are not a normal float (nor 0) are Python's own, raising what it
+    raises, in time order."""
+    first_cycle, table = spans
+    shape = SHAPES[shape_name]
+    python = np.zeros(count if shape == POLY else 0, np.bool_)
     in_slices(
-        lambda lo, hi: _cosine_cycles(
-            lo, hi, first, period, lr_min, first_cycle, spans, limit, column, out
+        lambda lo, hi: _cycles(
+            lo,
+            hi,
+            first,
+            period,
+            shape,
+            power,
+            lr_min,
+            first_cycle,
+            table,
+            limit,
+            column,
+            out,
+            python,
         ),
         count,
     )
+    for i in np.flatnonzero(python).tolist():
+        t = first + i
+        cycle = t // period
+        term = python_pow(1 - float(t - period * cycle) / float(period), power)
+        out[:, column + i] = lr_min + table[:, cycle - first_cycle] * term
 
 
 def warm() -> None:
     """Compile (or load from the disk cache) this module's loop."""
-    cosine_cycles(0, 3, 2, 0.0, 0, np.ones((1, 2)), 1, np.empty((1, 3)), 0)
+    for shape in SHAPES:
+        cycles(0, 3, 2, shape, 0.5, 0.0, (0, np.ones((1, 2))), 1, np.empty((1, 3)), 0)

@@ -274,33 +274,43 @@ def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
     return timm_curve(params, context, main, params.warmup_prefix, fill=fill)
 
 
-def _cosine_fill(params: CosineLRSchedulerParams, context: EvalContext) -> MainFill:
-    """The cosine at timm's defaults (``cycle_mul`` 1, ``k_decay`` 1) in one compiled pass
-    (:mod:`._timm_loops`): each live cycle's span computed here as ``main`` does."""
+def _compiled_fill(
+    params: _CycleParams, context: EvalContext, shape: str, power: float
+) -> MainFill:
+    """The curve at timm's defaults (``cycle_mul`` 1, ``k_decay`` 1) in one compiled pass
+    (:mod:`._timm_loops`, ``shape`` "cosine" or "poly"): each live cycle's span computed here
+    as ``main`` does."""
     period = params.t_initial
 
     def fill(first: int, count: int, lr: FloatArray, column: int) -> None:
-        from warmstep.schedules.adapters._timm_loops import cosine_cycles  # imports numba
+        from warmstep.schedules.adapters import _timm_loops as loops  # imports numba
 
         first_cycle = first // period
         last_live = min((first + count - 1) // period, params.cycle_limit - 1)
         index = np.arange(first_cycle, max(last_live + 1, first_cycle), dtype=np.int64)
         lr_max = context.base_lrs[:, None] * _decay(params.cycle_decay, index)
-        spans = np.broadcast_to(0.5 * (lr_max - params.lr_min), (context.groups, index.size))
-        limit = params.cycle_limit
-        cosine_cycles(
+        span = lr_max - params.lr_min
+        if shape == "cosine":  # timm: lr_min + 0.5 * (lr_max - lr_min) * (1 + cos(...))
+            span = 0.5 * span
+        spans = np.ascontiguousarray(np.broadcast_to(span, (context.groups, index.size)))
+        loops.cycles(
             first,
             count,
             period,
+            shape,
+            power,
             params.lr_min,
-            first_cycle,
-            np.ascontiguousarray(spans),
-            limit,
+            (first_cycle, spans),
+            params.cycle_limit,
             lr,
             column,
         )
 
     return fill
+
+
+def _cosine_fill(params: CosineLRSchedulerParams, context: EvalContext) -> MainFill:
+    return _compiled_fill(params, context, "cosine", 1.0)
 
 
 class TanhLRSchedulerParams(_CycleParams):
@@ -349,7 +359,12 @@ def _poly(params: PolyLRSchedulerParams, context: EvalContext) -> Curve:
             return pow_like_python(1 - ratio, power)
 
     main = _cycled(params, context, term, half=False)
-    return timm_curve(params, context, main, params.warmup_prefix)
+    fill = _poly_fill(params, context) if params.cycle_mul == 1 and k == 1 else None
+    return timm_curve(params, context, main, params.warmup_prefix, fill=fill)
+
+
+def _poly_fill(params: PolyLRSchedulerParams, context: EvalContext) -> MainFill:
+    return _compiled_fill(params, context, "poly", params.power)
 
 
 _CYCLE_DOC = (
