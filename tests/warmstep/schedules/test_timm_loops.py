@@ -1,8 +1,9 @@
-"""timm's CosineLRScheduler and PolyLRScheduler at their defaults (``cycle_mul`` 1,
-``k_decay`` 1) in one compiled pass (``adapters/_timm_loops.py``) against the numpy passes it
-replaces, bit for bit, on random specs (warmup with and without prefix, cycle limits and
-decays, short periods, powers whose results overflow or are subnormal, several groups, curves
-cut into slices across threads), and against timm itself stepped one update at a time."""
+"""timm's CosineLRScheduler, PolyLRScheduler and TanhLRScheduler at their defaults
+(``cycle_mul`` 1, ``k_decay`` 1) in one compiled pass (``adapters/_timm_loops.py``) against
+the numpy passes it replaces, bit for bit, on random specs (warmup with and without prefix,
+cycle limits and decays, short periods, powers whose results overflow or are subnormal,
+several groups, curves cut into slices across threads), and against timm itself stepped one
+update at a time."""
 
 from __future__ import annotations
 
@@ -34,8 +35,13 @@ def _curve_or_error(spec: Spec, steps: int, base_lrs: list[float]) -> np.ndarray
 
 def _random_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
     warmup = int(rng.choice([0, 0, int(rng.integers(1, max(steps // 3, 2)))]))
-    power = {"power": float(rng.choice([0.5, 2.0, 1.0, 0.0, 3.7, -0.5, -150.0, 1100.0]))}
-    return (power if kind == "PolyLRScheduler" else {}) | {
+    own = {
+        "PolyLRScheduler": {
+            "power": float(rng.choice([0.5, 2.0, 1.0, 0.0, 3.7, -0.5, -150.0, 1100.0]))
+        },
+        "TanhLRScheduler": {"lb": float(rng.uniform(-30, 0)), "ub": float(rng.uniform(0.5, 30))},
+    }
+    return own.get(kind, {}) | {
         "type": kind,
         "t_initial": int(rng.choice([1, 2, 7, int(rng.integers(1, steps + 2)), steps + 5])),
         "lr_min": float(rng.choice([0.0, 1e-5, float(rng.uniform(0.0, 0.01))])),
@@ -49,7 +55,12 @@ def _random_spec(rng: np.random.Generator, kind: str, steps: int) -> Spec:
 
 
 @pytest.mark.parametrize(
-    ("kind", "fill"), [("CosineLRScheduler", "_cosine_fill"), ("PolyLRScheduler", "_poly_fill")]
+    ("kind", "fill"),
+    [
+        ("CosineLRScheduler", "_cosine_fill"),
+        ("PolyLRScheduler", "_poly_fill"),
+        ("TanhLRScheduler", "_tanh_fill"),
+    ],
 )
 def test_the_compiled_pass_equals_the_numpy_passes(
     kind: str, fill: str, monkeypatch: pytest.MonkeyPatch
@@ -95,7 +106,7 @@ def test_other_cycles_and_decays_keep_the_numpy_passes(monkeypatch: pytest.Monke
     ],
     ids=["one-long-cycle", "decaying-restarts", "prefix-then-limit"],
 )
-@pytest.mark.parametrize("kind", ["CosineLRScheduler", "PolyLRScheduler"])
+@pytest.mark.parametrize("kind", ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler"])
 def test_matches_timm_stepped(kind: str, arguments: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
     if not library_references.available("timm"):
         pytest.skip("timm is not installed (make install-test installs it)")

@@ -1,15 +1,17 @@
-"""timm's cycled cosine and poly curves (``CosineLRScheduler``, ``PolyLRScheduler``) in
-compiled code, on every core.
+"""timm's cycled cosine, poly and tanh curves (``CosineLRScheduler``, ``PolyLRScheduler``,
+``TanhLRScheduler``) in compiled code, on every core.
 
 With ``cycle_mul`` 1 and ``k_decay`` 1 (timm's defaults) the value at time ``t`` is
 ``lr_min + span_i * term`` with ``i = t // t_initial``, ``t_curr = t - t_initial * i`` (ints,
 as timm's are: ``t_curr ** 1.0`` is ``float(t_curr)``), the cosine's ``term = 1 + cos(pi *
 t_curr / t_initial)`` and ``span_i = 0.5 * (lr_max_i - lr_min)``, the poly's ``term = (1 -
-t_curr / t_initial) ** power`` and ``span_i = lr_max_i - lr_min``, per group; ``lr_min``
+t_curr / t_initial) ** power`` and ``span_i = lr_max_i - lr_min``, the tanh's ``term = 1 -
+tanh(lb * (1.0 - tr) + ub * tr)`` (``tr = t_curr / t_initial``) and the cosine's span, per
+group; ``lr_min``
 itself from cycle ``cycle_limit`` on: timm's own float operations in its order, with the C
-library's ``cos`` and ``pow`` (:func:`warmstep.schedules._cosine.c_cos_into`,
+library's ``cos``, ``pow`` and ``tanh`` (:func:`warmstep.schedules._cosine.c_cos_into`,
 :func:`warmstep.schedules._loops.c_pow_into`: their values, mostly without the call). Each
-chunk lies in one cycle: its arguments, then its cosines or powers, then each group's stores,
+chunk lies in one cycle: its arguments, then its cosines, powers or tanhs, then each group's stores,
 the passes without a call vectorized. Imported on first use (numba); :func:`warm` compiles or
 loads the loop ahead of time.
 
@@ -33,8 +35,8 @@ from warmstep.schedules._parallel import in_slices
 __all__ = ["SHAPES", "cycles", "warm"]
 
 
-COSINE, POLY = 0, 1  # the curve's shape inside a cycle
-SHAPES = {"cosine": COSINE, "poly": POLY}
+COSINE, POLY, TANH = 0, 1, 2  # the curve's shape inside a cycle
+SHAPES = {"cosine": COSINE, "poly": POLY, "tanh": TANH}
 
 
 @compiled
@@ -44,7 +46,8 @@ def _cycles(
     first: int,
     period: int,
     shape: int,
-    power: float,
+    a: float,
+    b: float,
     lr_min: float,
     first_cycle: int,
     spans: FloatArray,
@@ -54,8 +57,9 @@ def _cycles(
     python: npt.NDArray[np.bool_],
 ) -> None:
     """Times ``first + lo .. first + hi - 1`` into columns ``column + lo ..`` of ``out``;
-    ``spans[g, c]`` is group ``g``'s span in cycle ``first_cycle + c``. POLY: ``python[i]``
-    marks a time whose power Python must compute (a result that is not a normal float)."""
+    ``spans[g, c]`` is group ``g``'s span in cycle ``first_cycle + c``. POLY: ``a`` is the
+    power, and ``python[i]`` marks a time whose power Python must compute (a result that is not
+    a normal float); TANH: ``a`` and ``b`` are ``lb`` and ``ub``."""
     terms, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
     todo = np.empty(CHUNK, np.int64)
     position = lo
@@ -79,13 +83,21 @@ def _cycles(
             c_cos_into(values, terms, m, todo)
             for j in range(m):
                 terms[j] = 1 + terms[j]
-        else:  # (1 - t_curr / t_i) ** power, the C library's pow (squares and roots certain)
+        elif shape == POLY:  # (1 - t_curr / t_i) ** power, the C library's pow
             for j in range(m):
                 values[j] = 1 - float(offset + j) / float(period)
-            c_pow_into(values, power, terms, m, todo)
+            c_pow_into(values, a, terms, m, todo)
             flags = python[position:stop]
             for j in range(m):
                 flags[j] = not (SMALLEST_NORMAL <= terms[j] < np.inf or terms[j] == 0.0)
+        else:  # 1 - tanh(lb * (1.0 - tr) + ub * tr), tr = t_curr / t_i
+            for j in range(m):
+                tr = float(offset + j) / float(period)
+                values[j] = a * (1.0 - tr) + b * tr
+            for j in range(m):  # the C library's tanh alone in its loop
+                terms[j] = math.tanh(values[j])
+            for j in range(m):
+                terms[j] = 1 - terms[j]
         for g in range(out.shape[0]):
             span = spans[g, cycle - first_cycle]
             row = out[g, start : start + m]
@@ -99,7 +111,7 @@ def cycles(
     count: int,
     period: int,
     shape_name: str,
-    power: float,
+    arguments: tuple[float, float],
     lr_min: float,
     spans: tuple[int, FloatArray],
     limit: int,
@@ -122,7 +134,8 @@ def cycles(
             first,
             period,
             shape,
-            power,
+            arguments[0],
+            arguments[1],
             lr_min,
             first_cycle,
             table,
@@ -136,11 +149,11 @@ def cycles(
     for i in np.flatnonzero(python).tolist():
         t = first + i
         cycle = t // period
-        term = python_pow(1 - float(t - period * cycle) / float(period), power)
+        term = python_pow(1 - float(t - period * cycle) / float(period), arguments[0])
         out[:, column + i] = lr_min + table[:, cycle - first_cycle] * term
 
 
 def warm() -> None:
     """Compile (or load from the disk cache) this module's loop."""
     for shape in SHAPES:
-        cycles(0, 3, 2, shape, 0.5, 0.0, (0, np.ones((1, 2))), 1, np.empty((1, 3)), 0)
+        cycles(0, 3, 2, shape, (0.5, 1.0), 0.0, (0, np.ones((1, 2))), 1, np.empty((1, 3)), 0)

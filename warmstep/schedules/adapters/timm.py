@@ -275,11 +275,11 @@ def _cosine(params: CosineLRSchedulerParams, context: EvalContext) -> Curve:
 
 
 def _compiled_fill(
-    params: _CycleParams, context: EvalContext, shape: str, power: float
+    params: _CycleParams, context: EvalContext, shape: str, arguments: tuple[float, float]
 ) -> MainFill:
     """The curve at timm's defaults (``cycle_mul`` 1, ``k_decay`` 1) in one compiled pass
-    (:mod:`._timm_loops`, ``shape`` "cosine" or "poly"): each live cycle's span computed here
-    as ``main`` does."""
+    (:mod:`._timm_loops`, ``shape`` one of its shapes, with its ``arguments``): each live
+    cycle's span computed here as ``main`` does."""
     period = params.t_initial
 
     def fill(first: int, count: int, lr: FloatArray, column: int) -> None:
@@ -290,7 +290,7 @@ def _compiled_fill(
         index = np.arange(first_cycle, max(last_live + 1, first_cycle), dtype=np.int64)
         lr_max = context.base_lrs[:, None] * _decay(params.cycle_decay, index)
         span = lr_max - params.lr_min
-        if shape == "cosine":  # timm: lr_min + 0.5 * (lr_max - lr_min) * (1 + cos(...))
+        if shape != "poly":  # timm: lr_min + 0.5 * (lr_max - lr_min) * term
             span = 0.5 * span
         spans = np.ascontiguousarray(np.broadcast_to(span, (context.groups, index.size)))
         loops.cycles(
@@ -298,7 +298,7 @@ def _compiled_fill(
             count,
             period,
             shape,
-            power,
+            arguments,
             params.lr_min,
             (first_cycle, spans),
             params.cycle_limit,
@@ -310,7 +310,7 @@ def _compiled_fill(
 
 
 def _cosine_fill(params: CosineLRSchedulerParams, context: EvalContext) -> MainFill:
-    return _compiled_fill(params, context, "cosine", 1.0)
+    return _compiled_fill(params, context, "cosine", (0.0, 0.0))
 
 
 class TanhLRSchedulerParams(_CycleParams):
@@ -342,7 +342,12 @@ def _tanh(params: TanhLRSchedulerParams, context: EvalContext) -> Curve:
     target = None
     if params.warmup_t and not params.warmup_prefix:
         target = main(np.array([float(params.warmup_t)]))[:, 0]
-    return timm_curve(params, context, main, params.warmup_prefix, target)
+    fill = _tanh_fill(params, context) if params.cycle_mul == 1 else None
+    return timm_curve(params, context, main, params.warmup_prefix, target, fill=fill)
+
+
+def _tanh_fill(params: TanhLRSchedulerParams, context: EvalContext) -> MainFill:
+    return _compiled_fill(params, context, "tanh", (params.lb, params.ub))
 
 
 class PolyLRSchedulerParams(_CycleParams):
@@ -364,7 +369,7 @@ def _poly(params: PolyLRSchedulerParams, context: EvalContext) -> Curve:
 
 
 def _poly_fill(params: PolyLRSchedulerParams, context: EvalContext) -> MainFill:
-    return _compiled_fill(params, context, "poly", params.power)
+    return _compiled_fill(params, context, "poly", (params.power, 0.0))
 
 
 _CYCLE_DOC = (
