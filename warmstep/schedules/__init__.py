@@ -27,11 +27,17 @@ def prepare_compiled_loops() -> None:
     the first long curve does not pay it; the front end and the worker run this on a thread
     as they start."""
     from warmstep.schedules import _cosine, _loops
-    from warmstep.schedules.adapters import _decision_loops, _timm_loops, _transformers_loops
+    from warmstep.schedules.adapters import (
+        _decision_loops,
+        _fvcore_loops,
+        _timm_loops,
+        _transformers_loops,
+    )
     from warmstep.schedules.adapters.torch import _cycle_loops, _fold_loop, _polynomial_loop
 
     modules = (_loops, _cosine, _fold_loop, _cycle_loops, _polynomial_loop)
-    for module in (*modules, _decision_loops, _timm_loops, _transformers_loops):
+    adapters = (_decision_loops, _fvcore_loops, _timm_loops, _transformers_loops)
+    for module in (*modules, *adapters):
         module.warm()
 
 

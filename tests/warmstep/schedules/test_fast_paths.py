@@ -37,6 +37,7 @@ from warmstep.schedules._libm import (
     tanh_like_python,
 )
 from warmstep.schedules.adapters import _decision_loops as decision_loops
+from warmstep.schedules.adapters import _fvcore_loops as fvcore_loops
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _timm_loops as timm_loops
 from warmstep.schedules.adapters import _transformers_loops as transformers_loops
@@ -394,7 +395,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     assert transformers_loops._cosine.signatures and transformers_loops._polynomial.signatures
     assert cycle_loops._cyclic.signatures and cycle_loops._phase.signatures
     assert polynomial_loop._factors.signatures
-    assert timm_loops._cycles.signatures
+    assert timm_loops._cycles.signatures and fvcore_loops._lr_multiplier.signatures
 
 
 @pytest.mark.parametrize(

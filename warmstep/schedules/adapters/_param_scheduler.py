@@ -5,7 +5,8 @@ progress ``where`` (a float64 array), raising :class:`WhereError` (with the posi
 wherever fvcore raises. :func:`lr_multiplier_curve` turns one into a training schedule as
 detectron2's ``LRMultiplier`` does; :func:`composite_at` is ``CompositeParamScheduler.__call__``.
 
-A step-shaped kind (constant, step, multi-step) also gives its :class:`Pieces`: an index that
+The linear and cosine kinds run as one compiled pass (:mod:`._fvcore_loops`). A step-shaped
+kind (constant, step, multi-step) also gives its :class:`Pieces`: an index that
 never falls as ``where`` grows, and the value of each index. Its curve is then a few fills
 (found from the index at every 256th step and, where that changed, at the steps between) instead
 of ``at`` over every step: the same values, written at the memory's speed.
@@ -64,6 +65,11 @@ class ParamSchedulerParams(KindParams, abc.ABC):
         """The kind as :class:`Pieces` where it is step-shaped, else None."""
         return None
 
+    def compiled_shape(self) -> tuple[str, float, float] | None:
+        """The kind as a shape of :mod:`._fvcore_loops` with its start and end values, where
+        that compiled pass computes it, else None."""
+        return None
+
 
 class Pieces(NamedTuple):
     """A step-shaped scheduler: ``values[index_of(where)]`` wherever ``at`` does not raise.
@@ -103,6 +109,13 @@ def lr_multiplier_curve(
         filled = _filled_curve(pieces, max_iter, context)
         if filled is not None:
             return filled
+    shape = scheduler.compiled_shape()
+    if shape is not None:
+        from warmstep.schedules.adapters._fvcore_loops import lr_multiplier  # imports numba
+
+        lr = np.empty((context.groups, context.steps), np.float64)
+        lr_multiplier(shape, max_iter, np.ascontiguousarray(context.base_lrs, np.float64), lr)
+        return Curve(lr=lr)
     where = np.arange(context.steps, dtype=np.float64) / float(max_iter)
     try:
         multiplier = scheduler.at(where, scheduler_path or context.path)

@@ -87,6 +87,9 @@ class CosineParamScheduler(ParamSchedulerParams):
         half_range = 0.5 * (self.start_value - self.end_value)
         return self.end_value + half_range * (1.0 + cos_like_python(np.pi * where))
 
+    def compiled_shape(self) -> tuple[str, float, float]:
+        return "cosine", self.start_value, self.end_value
+
 
 class ExponentialParamScheduler(ParamSchedulerParams):
     """``start_value * decay ** where`` (start_value=2, decay=0.02: 2 at 0, 0.04 at where 1)."""
@@ -106,6 +109,9 @@ class LinearParamScheduler(ParamSchedulerParams):
 
     def at(self, where: FloatArray, path: str) -> FloatArray:
         return self.end_value * where + self.start_value * (1.0 - where)
+
+    def compiled_shape(self) -> tuple[str, float, float]:
+        return "linear", self.start_value, self.end_value
 
 
 class PolynomialDecayParamScheduler(ParamSchedulerParams):
