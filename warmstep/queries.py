@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from warmstep.errors import InvalidArgument
@@ -87,19 +88,32 @@ def resolve_cached(spec: Mapping[str, Any]) -> ResolvedSchedule:
     and validating the arguments costs more than evaluating a short curve. A resolved schedule is
     immutable, so sharing it is safe; a refused spec is not remembered (it raises each time).
     The key is the spec's canonical JSON, so ``1``, ``1.0``, ``true``, ``NaN`` and ``null`` stay
-    distinct."""
-    try:
-        key = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):  # not JSON-shaped: let resolve_spec name the problem
-        return resolve_spec(spec)
-    if len(key) > CACHED_SPEC_CHARS:
+    distinct, and the schedule is resolved from the key (a copy the caller cannot change)."""
+    key = _canonical(spec)
+    if key is None or len(key) > CACHED_SPEC_CHARS:
         return resolve_spec(spec)
     return _resolve_key(key)
 
 
+def _canonical(spec: Mapping[str, Any]) -> bytes | str | None:
+    """The spec's JSON with sorted keys: orjson's (~0.2 µs), or the standard library's where
+    orjson writes ``null`` (which it also writes for NaN and infinities) or refuses the spec
+    (ints past 64 bits, keys that are not strings); None where neither can write it."""
+    try:
+        fast = orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        fast = None
+    if fast is not None and b"null" not in fast:
+        return fast
+    try:
+        return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON-shaped: let resolve_spec name the problem
+        return None
+
+
 @functools.lru_cache(maxsize=256)
-def _resolve_key(key: str) -> ResolvedSchedule:
-    return resolve_spec(json.loads(key))
+def _resolve_key(key: bytes | str) -> ResolvedSchedule:
+    return resolve_spec(orjson.loads(key) if isinstance(key, bytes) else json.loads(key))
 
 
 def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -> FloatArray:

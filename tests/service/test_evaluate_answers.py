@@ -16,7 +16,7 @@ from google.protobuf import struct_pb2
 from service.answer_cache import AnswerCache, CachedAnswer
 from tests.processes import Stack
 from warmstep.errors import InvalidArgument
-from warmstep.queries import resolve_cached
+from warmstep.queries import _canonical, resolve_cached
 from warmstep_client import WarmstepGrpcClient
 from warmstep_client.grpc_client import series_array
 from warmstep_client.v1 import schedules_pb2, schedules_pb2_grpc
@@ -124,6 +124,30 @@ def test_resolved_specs_are_shared_by_equal_specs_only() -> None:
         with pytest.raises(InvalidArgument) as refused:
             resolve_cached({"type": "StepLR", "step_size": 3, "bogus": 1})
         assert refused.value.field == "schedule.bogus"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (1, 1.0, True),  # ints, floats and booleans are different arguments
+        (float("nan"), None),  # orjson writes both as null: the standard library tells them apart
+        (float("inf"), float("-inf"), None),
+        (2**70, 2**70 + 1),  # past orjson's 64 bits
+    ],
+    ids=["int-float-bool", "nan-null", "infinities", "big-ints"],
+)
+def test_resolved_specs_keep_apart_what_json_keeps_apart(values: tuple[object, ...]) -> None:
+    """Different arguments get different keys, whichever encoder writes them; equal specs
+    (keys in another order) the same key."""
+    keys = [_canonical({"type": "StepLR", "gamma": value}) for value in values]
+    assert None not in keys and len(set(keys)) == len(values)
+    assert [_canonical({"gamma": value, "type": "StepLR"}) for value in values] == keys
+
+
+def test_a_spec_only_the_standard_library_writes_is_remembered_too() -> None:
+    spec = {"type": "StepLR", "step_size": 2**70, "gamma": 0.5}
+    assert isinstance(_canonical(spec), str)
+    assert resolve_cached(dict(spec)) is resolve_cached(dict(spec))
 
 
 def _grpc_request(raw: bool, chunk_steps: int = 0) -> schedules_pb2.EvaluateRequest:
