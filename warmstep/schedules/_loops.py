@@ -6,8 +6,10 @@ the library's operations contracted into a fused multiply-add or reassociated; t
 fused multiply-add, in :func:`c_pow`, only measures a product's rounding error), so the results
 are the library's floats, bit for bit, at ~1-3 ns
 a value instead of ~100 ns in a Python loop. The loops live beside their schedules
-(``adapters/torch/_fold_loop.py``, ``adapters/_decision_loops.py``,
-``adapters/_transformers_loops.py``); this module has the decorator and the C library's ``pow``,
+(``adapters/torch/_fold_loop.py``, ``adapters/torch/_cycle_loops.py``,
+``adapters/torch/_polynomial_loop.py``, ``adapters/_decision_loops.py``,
+``adapters/_transformers_loops.py``, ``adapters/_timm_loops.py``,
+``adapters/_fvcore_loops.py``); this module has the decorator and the C library's ``pow``,
 ``exp``, ``log``, ``tanh``, ``cos`` and ``sin`` per element (the functions Python's ``**`` and
 ``math`` call; numpy's own may differ in the last bit), split across the cores.
 
