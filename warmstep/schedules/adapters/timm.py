@@ -17,7 +17,9 @@ curve runs from ``t = 0`` under the warmup. Cycles, with ``T = t_initial``, ``m 
 ``lr_max = b * cycle_decay**i``; from cycle ``i >= cycle_limit`` on the value is ``lr_min``.
 
 Noise (``noise_range_t``) draws from ``torch.Generator().manual_seed(noise_seed + t)``; the engine
-has no torch RNG, so a spec that sets it is refused. Arithmetic is float64 in timm's own order.
+has no torch RNG, so a spec that sets it is refused. Arithmetic is float64 in timm's own order:
+numpy passes over the times, or, for the cosine, poly and tanh cycles at ``cycle_mul`` 1 (and
+``k_decay`` 1), one compiled pass on every core (:mod:`._timm_loops`).
 """
 
 from __future__ import annotations
