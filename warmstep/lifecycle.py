@@ -58,14 +58,18 @@ class ClaimOutcome(enum.IntEnum):
     """What CLAIM answers besides a positive attempt number."""
 
     CANCELLED = -1  # cancel requested while queued: now cancelled, never started
-    EXHAUSTED = -2  # attempts used up: now failed, the entry goes to the dead-letter stream
+    EXHAUSTED = -2  # attempts used up: now failed, the entry in the dead-letter stream
     FINISHED = -3  # already terminal (a stale dispatch entry): acknowledge and drop
 
 
-# KEYS[1] job hash, KEYS[2] event stream.
+# KEYS[1] job hash, KEYS[2] event stream; optionally KEYS[3] the dead-letter stream and KEYS[4]
+# the dispatch stream the entry came from.
 # ARGV[1] worker id, ARGV[2] now (s), ARGV[3] max attempts, ARGV[4] claim token (unique per
 # delivery a worker handles): a retried call (its reply lost in a Redis restart) answers the
-# attempt it already made instead of making another.
+# attempt it already made instead of making another. With the optional keys: ARGV[5] the
+# dispatch entry's id, ARGV[6] the consumer group, ARGV[7] the job id. When the attempts are
+# used up, the job fails and (with those keys) the entry moves to the dead-letter stream in the
+# same step: whoever sees the job failed finds its dead letter.
 CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -3 end
@@ -93,6 +97,11 @@ if attempt > tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[2],
              'error_code', 'attempts_exhausted', 'error_message', reason)
   event('status', cjson.encode({status='failed', error_code='attempts_exhausted', reason=reason}))
+  if #KEYS >= 4 then
+    redis.call('XADD', KEYS[3], '*', 'job', ARGV[7], 'reason', reason, 'stream', KEYS[4],
+               'entry', ARGV[5])
+    redis.call('XACK', KEYS[4], ARGV[6], ARGV[5])
+  end
   return -2
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'attempt', attempt, 'worker', ARGV[1],

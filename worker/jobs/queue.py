@@ -111,12 +111,26 @@ class DispatchQueue:
         return None
 
     def claim_job(self, entry: DispatchEntry) -> int:
-        """The job's new attempt number, or a negative :class:`lifecycle.ClaimOutcome`."""
+        """The job's new attempt number, or a negative :class:`lifecycle.ClaimOutcome`
+        (EXHAUSTED: the job is failed and the entry dead-lettered and acknowledged, at once)."""
         job = entry.job_id
         return int(
             self._claim(
-                keys=[keys.job_record(job), keys.job_events(job)],
-                args=[self._consumer, repr(time.time()), self._max_attempts, uuid.uuid4().hex],
+                keys=[
+                    keys.job_record(job),
+                    keys.job_events(job),
+                    keys.DEAD_LETTER_STREAM,
+                    entry.stream,
+                ],
+                args=[
+                    self._consumer,
+                    repr(time.time()),
+                    self._max_attempts,
+                    uuid.uuid4().hex,
+                    entry.entry_id,
+                    keys.DISPATCH_GROUP,
+                    job,
+                ],
             )
         )
 
@@ -129,20 +143,6 @@ class DispatchQueue:
 
     def ack(self, entry: DispatchEntry) -> None:
         self._redis.xack(entry.stream, keys.DISPATCH_GROUP, entry.entry_id)
-
-    def dead_letter(self, entry: DispatchEntry, reason: str) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.xadd(
-            keys.DEAD_LETTER_STREAM,
-            {
-                "job": entry.job_id,
-                "reason": reason,
-                "stream": entry.stream,
-                "entry": entry.entry_id,
-            },
-        )
-        pipe.xack(entry.stream, keys.DISPATCH_GROUP, entry.entry_id)
-        pipe.execute()
 
     def hand_back(self, entry: DispatchEntry) -> None:
         """Re-deliver at once: a new entry for the job, the old one acknowledged."""

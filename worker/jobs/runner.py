@@ -144,10 +144,7 @@ class Attempt:
 def run_entry(ctx: WorkerContext, entry: DispatchEntry) -> None:
     """Claim the entry's job, run it, record the outcome, acknowledge."""
     attempt = ctx.queue.claim_job(entry)
-    if attempt == lifecycle.ClaimOutcome.EXHAUSTED:
-        ctx.queue.dead_letter(entry, "attempts exhausted")
-        return
-    if attempt < 0:
+    if attempt < 0:  # cancelled, exhausted (dead-lettered by the claim) or already finished
         ctx.queue.ack(entry)
         return
     run = Attempt(ctx, entry, attempt)
