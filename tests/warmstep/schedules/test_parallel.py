@@ -200,3 +200,37 @@ def test_callers_on_many_threads_each_finish_their_own_pass() -> None:
         thread.join(timeout=120)
     assert sorted(results) == list(range(8))
     assert all(not diff.any() for diff in results.values())
+
+
+def test_folded_passes_on_many_threads_each_fold_their_own_slices_in_order() -> None:
+    """Concurrent folded passes (long CosineAnnealingLR curves evaluated at once): each caller
+    folds its own pass in order, whether or not a pool thread took part in it."""
+    n = PARALLEL_MIN_VALUES * 4
+    results: dict[int, np.ndarray] = {}
+
+    def one_pass(k: int) -> None:
+        values = np.random.default_rng(k).uniform(0.9999, 1.0001, n)
+        squares = np.empty(n)
+        products = np.empty(n)
+        carried = [1.0]
+
+        def work(lo: int, hi: int) -> None:
+            np.multiply(values[lo:hi], values[lo:hi], out=squares[lo:hi])
+
+        def fold(lo: int, hi: int) -> None:
+            np.multiply.accumulate(squares[lo:hi], out=products[lo:hi])
+            products[lo:hi] *= carried[0]
+            carried[0] = float(products[hi - 1])
+
+        in_slices_folded(work, fold, n)
+        results[k] = products
+
+    threads = [threading.Thread(target=one_pass, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(results) == list(range(8))
+    for k, products in results.items():
+        values = np.random.default_rng(k).uniform(0.9999, 1.0001, n)
+        np.testing.assert_allclose(products, np.cumprod(values * values), rtol=1e-9)
