@@ -7,6 +7,7 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -193,11 +194,7 @@ def test_callers_on_many_threads_each_finish_their_own_pass() -> None:
         x = np.random.default_rng(k).uniform(-50.0, 50.0, n)
         results[k] = cos_inplace(x.copy()) - np.cos(x)
 
-    threads = [threading.Thread(target=one_pass, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    _on_threads(one_pass, 8)
     assert sorted(results) == list(range(8))
     assert all(not diff.any() for diff in results.values())
 
@@ -225,12 +222,17 @@ def test_folded_passes_on_many_threads_each_fold_their_own_slices_in_order() -> 
         in_slices_folded(work, fold, n)
         results[k] = products
 
-    threads = [threading.Thread(target=one_pass, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    _on_threads(one_pass, 8)
     assert sorted(results) == list(range(8))
     for k, products in results.items():
         values = np.random.default_rng(k).uniform(0.9999, 1.0001, n)
         np.testing.assert_allclose(products, np.cumprod(values * values), rtol=1e-9)
+
+
+def _on_threads(one_pass: Callable[[int], None], count: int) -> None:
+    """``one_pass(k)`` for ``k`` in ``range(count)``, each on its own thread, all at once."""
+    threads = [threading.Thread(target=one_pass, args=(k,)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
