@@ -53,8 +53,7 @@ def polynomial_factors(total: int, power: float, count: int) -> FloatArray:
     python = np.zeros(count, np.bool_)
     in_slices(lambda lo, hi: _factors(lo, hi, total, power, out, python), count)
     for i in np.flatnonzero(python).tolist():
-        e = i + 1
-        out[i] = python_pow((1.0 - e / total) / (1.0 - (e - 1) / total), power)
+        out[i] = _python_factor(i + 1, total, power)
     return out
 
 
@@ -75,14 +74,18 @@ def polynomial_curve(lr0: FloatArray, total: int, power: float, out: FloatArray)
 
     def fold(lo: int, hi: int) -> None:
         for i in (lo + np.flatnonzero(python[lo:hi])).tolist():
-            e = i + 1
-            factors[i] = python_pow((1.0 - e / total) / (1.0 - (e - 1) / total), power)
+            factors[i] = _python_factor(i + 1, total, power)
         for g in range(len(lr)):
             fold_factors(lr[g], factors[lo:hi], out[g, 1 + lo : 1 + hi])
             lr[g] = float(out[g, hi])
 
     in_slices_folded(lambda lo, hi: _factors(lo, hi, total, power, factors, python), fold, count)
     out[:, count + 1 :] = out[:, count : count + 1]
+
+
+def _python_factor(e: int, total: int, power: float) -> float:
+    """Epoch ``e``'s factor computed by Python itself (where the compiled pass flagged it)."""
+    return python_pow((1.0 - e / total) / (1.0 - (e - 1) / total), power)
 
 
 def warm() -> None:
