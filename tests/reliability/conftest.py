@@ -4,7 +4,6 @@ workers get on PYTHONPATH. Short leases so that faults resolve in seconds."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,13 +15,9 @@ import redis
 
 from service.embedded_redis import EmbeddedRedis
 from tests.processes import Stack
+from tests.reliability.helpers import stack_on_database
 
 PLUGIN = Path(__file__).parents[1] / "plugins" / "warmstep_test_plugin"
-
-FAST_FAULTS = {
-    "WARMSTEP_MAX_ATTEMPTS": "3",
-    "WARMSTEP_CANCEL_GRACE_S": "3",
-}
 
 
 @pytest.fixture(scope="session")
@@ -40,24 +35,13 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def stack_env(plugin_site: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("WARMSTEP_") and k != "REDIS_URL"
-    }
-    path = os.pathsep.join(p for p in (str(plugin_site), env.get("PYTHONPATH", "")) if p)
-    return {**env, **FAST_FAULTS, "PYTHONPATH": path}
-
-
 @pytest.fixture(scope="session")
 def pool(
     redis_server: EmbeddedRedis, plugin_site: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """One front end and two workers on their own database (db 2) for the reliability tests.
-    A test that kills or stops a worker starts a replacement before it ends."""
-    url = redis_server.url.rsplit("/", 1)[0] + "/2"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    running = Stack(url, stack_env(plugin_site), tmp_path_factory.mktemp("pool"))
+    A worker that a test of test_worker_faults.py stopped is replaced after it."""
+    running = stack_on_database(redis_server, 2, plugin_site, tmp_path_factory.mktemp("pool"))
     try:
         running.start_front()
         running.start_worker()

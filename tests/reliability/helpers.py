@@ -14,10 +14,34 @@ from typing import Any
 import redis
 import torch
 
+from service.embedded_redis import EmbeddedRedis
 from tests.processes import Stack, alive, wait_for
 from warmstep import keys
 from warmstep.workers import WorkerInfo
 from warmstep_client import WarmstepClient
+
+FAST_FAULTS = {
+    "WARMSTEP_MAX_ATTEMPTS": "3",
+    "WARMSTEP_CANCEL_GRACE_S": "3",
+}
+
+
+def stack_env(plugin_site: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("WARMSTEP_") and k != "REDIS_URL"
+    }
+    path = os.pathsep.join(p for p in (str(plugin_site), env.get("PYTHONPATH", "")) if p)
+    return {**env, **FAST_FAULTS, "PYTHONPATH": path}
+
+
+def stack_on_database(
+    server: EmbeddedRedis, database: int, plugin_site: Path, log_dir: Path
+) -> Stack:
+    """A stack (nothing started yet) on its own, emptied, database of the session's Redis."""
+    url = server.url.rsplit("/", 1)[0] + f"/{database}"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return Stack(url, stack_env(plugin_site), log_dir)
 
 
 def slow_spec(steps: int, delay_s: float = 0.05, **extra: Any) -> dict[str, Any]:

@@ -20,8 +20,14 @@ import redis
 
 from service.embedded_redis import EmbeddedRedis, free_port
 from tests.processes import Stack, wait_for
-from tests.reliability.conftest import stack_env
-from tests.reliability.helpers import events, runner_of, slow_spec, standing_steps, wait_for_step
+from tests.reliability.helpers import (
+    events,
+    runner_of,
+    slow_spec,
+    stack_env,
+    standing_steps,
+    wait_for_step,
+)
 from warmstep_client import WarmstepClient
 from warmstep_client.v1 import training_pb2, training_pb2_grpc
 

@@ -1,15 +1,18 @@
-"""Worker faults with real processes: kill -9 mid-job, a frozen (zombie) worker, a graceful stop,
-a job that kills its own process every time. Rows 1, 2, 3 and 7 of docs/reliability.md."""
+"""Worker faults with real processes: kill -9 mid-job (also right after a checkpoint, with the
+step events before it written lazily), a frozen (zombie) worker, a graceful stop, a job that kills
+its own process every time. Rows 1, 2, 3 and 7 of docs/reliability.md."""
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from service.embedded_redis import EmbeddedRedis
 from tests.processes import Stack, alive, wait_for
 from tests.reliability.helpers import (
     assert_same_weights,
@@ -19,6 +22,7 @@ from tests.reliability.helpers import (
     replace_worker,
     runner_of,
     slow_spec,
+    stack_on_database,
     standing_steps,
     supervisor_of,
     wait_for_step,
@@ -34,6 +38,30 @@ STEPS = 60
 def client(pool: Stack) -> Iterator[WarmstepClient]:
     with WarmstepClient(pool.base_url, timeout_s=60) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def two_workers_after(pool: Stack) -> Iterator[None]:
+    """Whatever a test did to the pool (a failed assertion included), the next one finds both
+    workers serving: a worker that exited is replaced."""
+    yield
+    for worker in [w for w in pool.workers if w.poll() is not None]:
+        replace_worker(pool, worker)
+
+
+@pytest.fixture(scope="module")
+def lazy_events_pool(
+    redis_server: EmbeddedRedis, plugin_site: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A front end and one worker that writes a job's events at most every 5 s (the longest
+    pause the setting allows), on their own database (db 4)."""
+    running = stack_on_database(redis_server, 4, plugin_site, tmp_path_factory.mktemp("lazy"))
+    try:
+        running.start_front()
+        running.start_worker({"WARMSTEP_EVENT_BATCH_S": "5"})
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +125,6 @@ def test_kill_9_mid_job_resumes_from_checkpoint_with_identical_weights(
     finisher = pool_redis.hget(keys.job_record(job["id"]), "worker")
     if where == "another_worker":
         assert finisher != victim.id
-        replace_worker(pool, supervisor)
     else:  # the supervisor restarted its job process under the same id (whichever worker
         # took the job back first: the restarted one, or the other after the lease ran out)
         assert supervisor.poll() is None
@@ -108,6 +135,32 @@ def test_kill_9_mid_job_resumes_from_checkpoint_with_identical_weights(
             ),
             "the restarted job process",
         )
+
+
+def test_kill_9_right_after_a_checkpoint_loses_no_step_before_it(
+    lazy_events_pool: Stack, baseline: dict[str, Any]
+) -> None:
+    """The events before a checkpoint are written before it is stored: killed the moment a
+    checkpoint lands, the job resumes from it with every earlier step in its history, although
+    its worker would otherwise have written them seconds later."""
+    with (
+        WarmstepClient(lazy_events_pool.base_url, timeout_s=60) as client,
+        redis.Redis.from_url(lazy_events_pool.redis_url, decode_responses=True) as db,
+    ):
+        job = client.submit(slow_spec(STEPS))
+        victim = runner_of(db, job["id"])
+
+        def checkpointed() -> int | None:
+            step = int(db.hget(keys.job_record(job["id"]), "checkpoint_step") or 0)
+            return step if step >= 10 else None
+
+        stored = wait_for(checkpointed, "the checkpoint at update 10", timeout_s=30)
+        kill(victim.pid)
+        written = [d["step"] for _, t, a, d in events(db, job["id"]) if t == "step"]
+        assert written[:stored] == list(range(stored))
+        client.wait(job["id"])
+        outcome = check_resumed(client, db, job["id"], baseline)
+    assert outcome["start"] >= stored
 
 
 def test_zombie_worker_is_fenced_off_and_leaves_the_job_alone(
@@ -164,7 +217,6 @@ def test_sigterm_checkpoints_hands_back_and_the_job_continues_elsewhere(
     assert len(mine) == 2
     pending = pool_redis.xpending_range(stream_key, keys.DISPATCH_GROUP, "-", "+", 1000)
     assert not {p["message_id"] for p in pending} & set(mine)
-    replace_worker(pool, supervisor)
 
 
 @pytest.mark.parametrize("how", ["sigkill"])

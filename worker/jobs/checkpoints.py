@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-SaveState = Callable[[Mapping[str, Any], int], None]
+SaveState = Callable[[Mapping[str, Any], int, int], None]  # (state, step, events before it)
 
 
 def detached_copy(value: Any) -> Any:
@@ -40,18 +40,19 @@ def detached_copy(value: Any) -> Any:
 
 
 class CheckpointWriter:
-    """Runs ``save(state, step)`` for each submitted checkpoint on one background thread."""
+    """Runs ``save(state, step, events_before)`` for each submitted checkpoint on one
+    background thread."""
 
     def __init__(self, save: SaveState) -> None:
         self._save = save
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: Future[None] | None = None
 
-    def submit(self, state: Mapping[str, Any], step: int) -> None:
-        """Save ``state`` (the loop's live state at update ``step``) in the background; return
-        once it is copied."""
+    def submit(self, state: Mapping[str, Any], step: int, events_before: int) -> None:
+        """Save ``state`` (the loop's live state at update ``step``, after ``events_before`` of
+        the attempt's events) in the background; return once it is copied."""
         self.flush()
-        self._pending = self._pool.submit(self._save, detached_copy(state), step)
+        self._pending = self._pool.submit(self._save, detached_copy(state), step, events_before)
 
     def flush(self) -> None:
         """Wait for the checkpoint in flight (raising its error, if any)."""

@@ -10,7 +10,11 @@ and the loop stops at its next check.
 
 Events are numbered within the attempt; a call retried after a lost reply (Redis restarting)
 resends the same numbers and the script skips those already written, so each event lands in the
-stream exactly once. A Redis error keeps the unwritten events buffered, in order."""
+stream exactly once. A Redis error keeps the unwritten events buffered, in order.
+
+A checkpoint is stored only once the events emitted before it are in the stream
+(:meth:`EventWriter.wait_written`, which cuts the pause short): an attempt that dies after its
+checkpoint has lost none of the steps that the next attempt, resuming from it, will not repeat."""
 
 from __future__ import annotations
 
@@ -44,11 +48,14 @@ class EventWriter:
         self._attempt = str(attempt)
         self._append = client.register_script(lifecycle.APPEND_EVENTS)
         self._buffer: list[tuple[str, bytes]] = []
+        self._emitted = 0  # events of this attempt emitted so far
         self._written = 0  # events of this attempt already in the stream
         self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)  # notified as events are written
         self._flush_s = flush_s
         self._batch_s = batch_s
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # cuts the pause between two writes short
         self._stop = threading.Event()
         self.fenced = threading.Event()
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
@@ -61,6 +68,7 @@ class EventWriter:
         encoded = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
         with self._lock:
             self._buffer.append((kind, encoded))
+            self._emitted += 1
         if not self._wake.is_set():  # already set: the flusher has yet to clear it and read
             self._wake.set()  # the buffer, which then holds this event too
 
@@ -76,12 +84,34 @@ class EventWriter:
             for kind, data in chunk:
                 args += [kind, data]
             if not self._append(keys=self._keys, args=args):
-                self.fenced.set()
+                with self._progress:
+                    self.fenced.set()
+                    self._progress.notify_all()
                 return False
-            with self._lock:  # only this thread removes, so the chunk is still at the front
+            with self._progress:  # only this thread removes, so the chunk is still at the front
                 del self._buffer[: len(chunk)]
-            self._written += len(chunk)
+                self._written += len(chunk)
+                self._progress.notify_all()
         return False
+
+    def emitted(self) -> int:
+        """How many events this attempt has emitted so far (a mark for :meth:`wait_written`)."""
+        with self._lock:
+            return self._emitted
+
+    def wait_written(self, count: int, timeout_s: float) -> bool:
+        """Wait until the first ``count`` events are in the stream, asking the flusher to write
+        now rather than after its pause. False when the fence refused them or on timeout (Redis
+        unreachable that long)."""
+        self._hurry.set()
+        self._wake.set()
+        with self._progress:
+            return (
+                self._progress.wait_for(
+                    lambda: self._written >= count or self.fenced.is_set(), timeout_s
+                )
+                and not self.fenced.is_set()
+            )
 
     def _run(self) -> None:
         """Write as soon as an event arrives (a follower sees the first step at once), then let
@@ -93,11 +123,13 @@ class EventWriter:
                 self.flush()
             except redis.RedisError as exc:  # keep the buffer's order: retried next round
                 log.warning("event flush failed, will retry: %s", exc)
-            self._stop.wait(self._batch_s)
+            self._hurry.wait(self._batch_s)
+            self._hurry.clear()
 
     def close(self) -> bool:
         """Stop the flusher and write what is left (retrying while Redis is unreachable)."""
         self._stop.set()
+        self._hurry.set()
         self._wake.set()
         self._thread.join()
         for _ in range(CLOSE_RETRIES):

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("warmstep.worker")
 
+EVENTS_BEFORE_CHECKPOINT_S = 60.0  # a checkpoint waits this long for the events before it
+
 MetricValue = Callable[[ResolvedSchedule, FloatArray, list[float]], FloatArray]
 
 
@@ -79,21 +81,29 @@ class JobHooks:
 
     def on_checkpoint(self, state: Mapping[str, Any]) -> None:
         """Cadence checkpoints are saved in the background; a graceful stop's is saved before
-        returning (after any still in flight), so the job is handed back with it stored."""
-        step = int(state["step"])
+        returning (after any still in flight), so the job is handed back with it stored. Either
+        is stored only after the events emitted up to it (this update's step and eval)."""
+        step, events_before = int(state["step"]), self._run.events.emitted()
         if not self._run.ctx.stopping.is_set():
-            self._checkpoints.submit(state, step)
+            self._checkpoints.submit(state, step, events_before)
             return
         self._checkpoints.flush()
-        self._save_checkpoint(state, step, reason="worker stopping")
+        self._save_checkpoint(state, step, events_before, reason="worker stopping")
         self._run.stop_checkpointed.set()
 
     def close(self) -> None:
         """Wait for the checkpoint in flight (call before recording the job's outcome)."""
         self._checkpoints.close()
 
-    def _save_checkpoint(self, state: Mapping[str, Any], step: int, reason: str = "") -> None:
-        """Save (fenced); a Redis outage skips this checkpoint rather than failing the job."""
+    def _save_checkpoint(
+        self, state: Mapping[str, Any], step: int, events_before: int, reason: str = ""
+    ) -> None:
+        """Save (fenced) once the first ``events_before`` events are in the stream: a resumed
+        attempt repeats no step before the checkpoint, so none of those may be missing. A Redis
+        outage (or a refused fence) skips this checkpoint rather than failing the job."""
+        if not self._run.events.wait_written(events_before, EVENTS_BEFORE_CHECKPOINT_S):
+            log.warning("checkpoint at update %s not saved: its events are not written", step)
+            return
         try:
             if self._run.blobs.save_checkpoint(state, step):
                 data: dict[str, Any] = {"step": step - 1, "updates_done": step}

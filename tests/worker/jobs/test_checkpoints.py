@@ -28,14 +28,14 @@ def test_saved_state_is_the_state_at_submit_not_after_later_updates() -> None:
     saved: list[tuple[bytes, int]] = []
     release = threading.Event()
 
-    def save(state: Mapping[str, Any], step: int) -> None:
+    def save(state: Mapping[str, Any], step: int, events_before: int) -> None:
         release.wait(10)  # the save runs while training goes on
         saved.append((to_bytes(state), step))
 
     writer = CheckpointWriter(save)
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": 1}
     expected = to_bytes(detached_copy(state))
-    writer.submit(state, 1)
+    writer.submit(state, 1, 0)
     for _ in range(3):  # updates after the checkpoint change every live tensor in place
         model(torch.randn(8, 4)).sum().backward()  # type: ignore[no-untyped-call]
         optimizer.step()
@@ -58,7 +58,7 @@ def test_one_save_in_flight_and_saves_land_in_order() -> None:
     in_flight, most, order = 0, 0, []
     lock = threading.Lock()
 
-    def save(state: Mapping[str, Any], step: int) -> None:
+    def save(state: Mapping[str, Any], step: int, events_before: int) -> None:
         nonlocal in_flight, most
         with lock:
             in_flight += 1
@@ -70,23 +70,23 @@ def test_one_save_in_flight_and_saves_land_in_order() -> None:
 
     writer = CheckpointWriter(save)
     for step in range(1, 21):
-        writer.submit({"w": torch.full((3,), float(step)), "step": step}, step)
+        writer.submit({"w": torch.full((3,), float(step)), "step": step}, step, step)
     writer.close()
     assert order == list(range(1, 21))
     assert most == 1
 
 
 def test_a_failed_background_save_is_raised_on_the_training_thread() -> None:
-    def save(state: Mapping[str, Any], step: int) -> None:
+    def save(state: Mapping[str, Any], step: int, events_before: int) -> None:
         raise ValueError(f"state at {step} too large")
 
     writer = CheckpointWriter(save)
-    writer.submit({"w": torch.zeros(2)}, 5)
+    writer.submit({"w": torch.zeros(2)}, 5, 0)
     with pytest.raises(ValueError, match="state at 5 too large"):
-        writer.submit({"w": torch.zeros(2)}, 6)  # the next checkpoint finds the failure
+        writer.submit({"w": torch.zeros(2)}, 6, 0)  # the next checkpoint finds the failure
     writer.close()
     last = CheckpointWriter(save)
-    last.submit({"w": torch.zeros(2)}, 7)
+    last.submit({"w": torch.zeros(2)}, 7, 0)
     with pytest.raises(ValueError, match="state at 7 too large"):
         last.close()  # a failure of the last one is found before the job is recorded
 

@@ -59,3 +59,28 @@ def test_the_fence_stops_the_writer(client: redis.Redis) -> None:
     wait_for(lambda: writer.fenced.is_set() or None, "the fence's refusal")
     assert not writer.close()
     assert _steps(client) == []
+
+
+def test_waiting_for_written_events_cuts_the_pause_short(client: redis.Redis) -> None:
+    """A checkpoint waits for the events before it: they are written at once, not after the
+    flusher's pause (an hour here; the wait allows a minute)."""
+    writer = EventWriter(client, JOB, 1, batch_s=3600.0).start()
+    writer.emit("step", {"step": 0})
+    wait_for(lambda: _steps(client) == [0] or None, "the first step, written at once", 4)
+    for step in range(1, 10):  # inside the pause that follows the first write
+        writer.emit("step", {"step": step})
+    mark = writer.emitted()
+    writer.emit("step", {"step": 10})  # after the mark: may or may not be written yet
+    assert writer.wait_written(mark, timeout_s=60)
+    assert _steps(client)[:10] == list(range(10))
+    assert writer.close()
+    assert _steps(client) == list(range(11))
+
+
+def test_waiting_for_events_the_fence_refused_answers_false(client: redis.Redis) -> None:
+    client.hset(keys.job_record(JOB), "attempt", "2")  # another attempt took the job
+    writer = EventWriter(client, JOB, 1, batch_s=3600.0).start()
+    writer.emit("step", {"step": 0})
+    assert not writer.wait_written(writer.emitted(), timeout_s=60)
+    assert writer.fenced.is_set()
+    assert not writer.close()
