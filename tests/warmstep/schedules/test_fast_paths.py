@@ -395,7 +395,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     assert transformers_loops._cosine.signatures and transformers_loops._polynomial.signatures
     assert cycle_loops._cyclic.signatures and cycle_loops._phase.signatures
     assert polynomial_loop._factors.signatures
-    assert timm_loops._cycles.signatures and fvcore_loops._lr_multiplier.signatures
+    assert timm_loops._cycles.signatures and fvcore_loops._span.signatures
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,26 @@
-"""detectron2's ``LRMultiplier`` over fvcore's linear and cosine schedulers in compiled code,
-on every core.
+"""detectron2's ``LRMultiplier`` over fvcore's schedulers in compiled code, on every core.
 
 Value ``i`` of group ``g`` is ``base_lr[g] * scheduler(where)`` with ``where = i / max_iter``
-(the correctly rounded quotient, as Python's ``/`` of two ints below 2**53): fvcore's
-``end * where + start * (1 - where)`` (LinearParamScheduler) or ``end + 0.5 * (start - end) *
-(1 + cos(pi * where))`` (CosineParamScheduler), float64 in fvcore's order, with the C library's
-``cos`` (:func:`warmstep.schedules._cosine.c_cos_into`: its values, mostly without the call).
-Neither raises at any ``where``. A chunk at a time: the scheduler's values, then each group's
-stores. Imported on first use (numba); :func:`warm` compiles or loads the loop ahead of time.
+(the correctly rounded quotient, as Python's ``/`` of two ints below 2**53). The curve comes as
+:class:`~warmstep.schedules.adapters._param_scheduler.Span` s: consecutive steps served by one
+scheduler, at ``where`` or, inside a composite's 'rescaled' part, at ``(where - offset) /
+length``. A span's scheduler is one of :data:`SHAPES`, in fvcore's float64 order:
+
+- linear ``(start, end)``: ``end * where + start * (1 - where)``;
+- cosine ``(start, end)``: ``end + 0.5 * (start - end) * (1 + cos(pi * where))``, with the C
+  library's ``cos`` (:func:`warmstep.schedules._cosine.c_cos_into`: its values, mostly without
+  the call);
+- constant ``(value, _)``: ``value``; fvcore raises from ``where >= 1``;
+- exponential ``(start, decay)``: ``start * decay ** where``;
+- polynomial ``(base, power)``: ``base * (1 - where) ** power``; the powers with the C
+  library's ``pow`` (:func:`warmstep.schedules._loops.c_pow`), the function Python's ``**``
+  calls.
+
+Where fvcore would raise, or Python's ``**`` would treat a power specially (a base that is not
+positive and finite, a result that is not a normal float or zero), the pass stops and answers
+False: the caller then evaluates fvcore's way, which raises or computes those values as Python
+does. A chunk at a time: the progress, the scheduler's values, then each group's stores.
+Imported on first use (numba); :func:`warm` compiles or loads the loop ahead of time.
 
 Example: LinearParamScheduler(start_value=1, end_value=0), max_iter 4, base lr 0.5, 5 steps:
 ``0.5, 0.375, 0.25, 0.125, 0.0``.
@@ -16,47 +29,89 @@ Example: LinearParamScheduler(start_value=1, end_value=0), max_iter 4, base lr 0
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._cosine import c_cos_into
-from warmstep.schedules._loops import CHUNK, compiled
+from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow, c_pow_into, compiled
 from warmstep.schedules._parallel import in_slices
+from warmstep.schedules.adapters._param_scheduler import Span
 
 __all__ = ["SHAPES", "lr_multiplier", "warm"]
 
-LINEAR, COSINE = 0, 1
-SHAPES = {"linear": LINEAR, "cosine": COSINE}
+LINEAR, COSINE, CONSTANT, EXPONENTIAL, POLYNOMIAL = 0, 1, 2, 3, 4
+SHAPES = {
+    "linear": LINEAR,
+    "cosine": COSINE,
+    "constant": CONSTANT,
+    "exponential": EXPONENTIAL,
+    "polynomial": POLYNOMIAL,
+}
 
 
 @compiled
-def _lr_multiplier(
+def _span(
     lo: int,
     hi: int,
     shape: int,
-    start_value: float,
-    end_value: float,
+    a: float,
+    b: float,
     max_iter: int,
+    rescaled: bool,
+    offset: float,
+    length: float,
     bases: FloatArray,
     out: FloatArray,
+    failed: npt.NDArray[np.bool_],
 ) -> None:
-    values, angles = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    where, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
     todo = np.empty(CHUNK, np.int64)
     divisor = float(max_iter)
-    half_range = 0.5 * (start_value - end_value)
+    half_range = 0.5 * (a - b)
+    finite_b = -np.inf < b < np.inf
     for first in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - first)
+        for j in range(m):
+            where[j] = float(first + j) / divisor
+        if rescaled:
+            for j in range(m):
+                where[j] = (where[j] - offset) / length
+        bad = False
         if shape == LINEAR:
             for j in range(m):
-                where = float(first + j) / divisor
-                values[j] = end_value * where + start_value * (1.0 - where)
-        else:
+                values[j] = b * where[j] + a * (1.0 - where[j])
+        elif shape == COSINE:
             for j in range(m):
-                angles[j] = math.pi * (float(first + j) / divisor)
-            c_cos_into(angles, values, m, todo)
+                where[j] = math.pi * where[j]
+            c_cos_into(where, values, m, todo)
             for j in range(m):
-                values[j] = end_value + half_range * (1.0 + values[j])
+                values[j] = b + half_range * (1.0 + values[j])
+        elif shape == CONSTANT:
+            for j in range(m):
+                bad |= where[j] >= 1.0
+                values[j] = a
+        elif shape == EXPONENTIAL:
+            bad = not (0.0 < b < np.inf)
+            for j in range(m):
+                power = c_pow(b, where[j])
+                bad |= not (SMALLEST_NORMAL <= power < np.inf or power == 0.0)
+                values[j] = a * power
+        else:  # POLYNOMIAL
+            for j in range(m):
+                where[j] = 1.0 - where[j]
+                bad |= not (0.0 < where[j] < np.inf and finite_b)
+            if not bad:
+                c_pow_into(where, b, values, m, todo)
+                for j in range(m):
+                    power = values[j]
+                    bad |= not (SMALLEST_NORMAL <= power < np.inf or power == 0.0)
+                    values[j] = a * power
+        if bad:
+            failed[0] = True
+            return
         for g in range(out.shape[0]):
             base = bases[g]
             row = out[g, first : first + m]
@@ -64,21 +119,43 @@ def _lr_multiplier(
                 row[j] = base * values[j]
 
 
-def lr_multiplier(
-    scheduler: tuple[str, float, float], max_iter: int, bases: FloatArray, out: FloatArray
+def lr_multiplier(spans: Sequence[Span], max_iter: int, bases: FloatArray, out: FloatArray) -> bool:
+    """``out[g, i] = bases[g] * scheduler(i / max_iter)`` over each span's steps, ``out``
+    C-contiguous (groups x steps), ``max_iter >= 1``. False where fvcore would raise or Python
+    compute a power specially somewhere (``out`` then partly written)."""
+    failed = np.zeros(1, np.bool_)
+    for span in spans:
+        _span_pass(span, max_iter, bases, out, failed)
+        if failed[0]:
+            return False
+    return True
+
+
+def _span_pass(
+    span: Span, max_iter: int, bases: FloatArray, out: FloatArray, failed: npt.NDArray[np.bool_]
 ) -> None:
-    """``out[g, i] = bases[g] * scheduler(i / max_iter)`` for ``scheduler`` = (its shape, one of
-    :data:`SHAPES`; its start value; its end value); ``out`` C-contiguous (groups x steps),
-    ``max_iter >= 1``."""
-    shape_name, start, end = scheduler
-    shape = SHAPES[shape_name]
-    in_slices(
-        lambda lo, hi: _lr_multiplier(lo, hi, shape, start, end, max_iter, bases, out),
-        out.shape[1],
-    )
+    shape = SHAPES[span.shape]
+
+    def work(lo: int, hi: int) -> None:
+        _span(
+            span.lo + lo,
+            span.lo + hi,
+            shape,
+            span.a,
+            span.b,
+            max_iter,
+            span.rescaled,
+            span.offset,
+            span.length,
+            bases,
+            out,
+            failed,
+        )
+
+    in_slices(work, span.hi - span.lo)
 
 
 def warm() -> None:
     """Compile (or load from the disk cache) this module's loop."""
     for shape in SHAPES:
-        lr_multiplier((shape, 1.0, 0.0), 4, np.ones(1), np.empty((1, 5)))
+        lr_multiplier([Span(0, 5, shape, 1.0, 0.5)], 4, np.ones(1), np.empty((1, 5)))

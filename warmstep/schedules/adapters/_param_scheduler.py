@@ -5,16 +5,19 @@ progress ``where`` (a float64 array), raising :class:`WhereError` (with the posi
 wherever fvcore raises. :func:`lr_multiplier_curve` turns one into a training schedule as
 detectron2's ``LRMultiplier`` does; :func:`composite_at` is ``CompositeParamScheduler.__call__``.
 
-The linear and cosine kinds run as one compiled pass (:mod:`._fvcore_loops`). A step-shaped
-kind (constant, step, multi-step) also gives its :class:`Pieces`: an index that
-never falls as ``where`` grows, and the value of each index. Its curve is then a few fills
-(found from the index at every 256th step and, where that changed, at the steps between) instead
-of ``at`` over every step: the same values, written at the memory's speed.
+The linear, cosine, constant, exponential and polynomial kinds, and composites of them (fvcore's
+``CompositeParamScheduler``, detectron2's ``WarmupParamScheduler``), run as compiled passes
+(:mod:`._fvcore_loops`) over their :class:`Span` s. A step-shaped kind (constant, step,
+multi-step) also gives its :class:`Pieces`: an index that never falls as ``where`` grows, and
+the value of each index. Its curve is then a few fills (found from the index at every 256th step
+and, where that changed, at the steps between) instead of ``at`` over every step: the same
+values, written at the memory's speed.
 """
 
 from __future__ import annotations
 
 import abc
+import bisect
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -66,9 +69,67 @@ class ParamSchedulerParams(KindParams, abc.ABC):
         return None
 
     def compiled_shape(self) -> tuple[str, float, float] | None:
-        """The kind as a shape of :mod:`._fvcore_loops` with its start and end values, where
-        that compiled pass computes it, else None."""
+        """The kind as a shape of :mod:`._fvcore_loops` with its two numbers, where that
+        compiled pass computes it, else None."""
         return None
+
+    def spans(self, max_iter: int, steps: int, path: str) -> list[Span] | None:
+        """The first ``steps`` steps of the kind under an LRMultiplier as compiled
+        :class:`Span` s, or None where it has none."""
+        shape = self.compiled_shape()
+        return None if shape is None else [Span(0, steps, *shape)]
+
+
+class Span(NamedTuple):
+    """Steps ``[lo, hi)`` of an LRMultiplier curve served by one scheduler: a shape of
+    :mod:`._fvcore_loops` with its two numbers ``a`` and ``b``, at the progress ``where = i /
+    max_iter``, or at ``(where - offset) / length`` where ``rescaled`` (a composite's part)."""
+
+    lo: int
+    hi: int
+    shape: str
+    a: float
+    b: float
+    rescaled: bool = False
+    offset: float = 0.0
+    length: float = 1.0
+
+
+def composite_spans(
+    shapes: Sequence[tuple[str, float, float] | None],
+    lengths: Sequence[float],
+    scaling: Sequence[str],
+    max_iter: int,
+    steps: int,
+) -> list[Span] | None:
+    """:func:`composite_at` over the first ``steps`` steps as :class:`Span` s (parts ``shapes``,
+    ``lengths`` already :func:`checked_lengths`), or None where a part that serves some step has
+    no shape or would raise (those go the elementwise way, which names the error). Part k
+    serves the steps whose ``i / max_iter + 1e-6`` first falls at or below ``l0 + … + lk``: with
+    no negative length, those sums never fall, so each part's steps are one run found by
+    bisection, with fvcore's own arithmetic at every step it looks at."""
+    if any(not length >= 0 for length in lengths):
+        return None
+    totals = np.cumsum(np.asarray(lengths, dtype=np.float64))
+    divisor = float(max_iter)
+    spans, lo = [], 0
+    for k, shape in enumerate(shapes):
+        hi = steps
+        if k < len(shapes) - 1:
+            total = totals[k]
+            hi = bisect.bisect_left(
+                range(steps), True, lo, key=lambda i: float(i) / divisor + WHERE_EPSILON > total
+            )
+        if hi > lo:
+            if shape is None or k >= len(scaling):
+                return None
+            rescaled = scaling[k] == "rescaled"
+            if rescaled and lengths[k] == 0:
+                return None
+            start = float(totals[k] - lengths[k])
+            spans.append(Span(lo, hi, *shape, rescaled, start, float(lengths[k])))
+        lo = hi
+    return spans
 
 
 class Pieces(NamedTuple):
@@ -109,13 +170,14 @@ def lr_multiplier_curve(
         filled = _filled_curve(pieces, max_iter, context)
         if filled is not None:
             return filled
-    shape = scheduler.compiled_shape()
-    if shape is not None:
+    spans = scheduler.spans(max_iter, context.steps, scheduler_path or context.path)
+    if spans is not None:
         from warmstep.schedules.adapters._fvcore_loops import lr_multiplier  # imports numba
 
         lr = np.empty((context.groups, context.steps), np.float64)
-        lr_multiplier(shape, max_iter, np.ascontiguousarray(context.base_lrs, np.float64), lr)
-        return Curve(lr=lr)
+        bases = np.ascontiguousarray(context.base_lrs, np.float64)
+        if lr_multiplier(spans, max_iter, bases, lr):
+            return Curve(lr=lr)
     where = np.arange(context.steps, dtype=np.float64) / float(max_iter)
     try:
         multiplier = scheduler.at(where, scheduler_path or context.path)

@@ -47,9 +47,11 @@ from warmstep.schedules._libm import cos_like_python
 from warmstep.schedules._registry import NestedSchedule, register
 from warmstep.schedules.adapters._param_scheduler import (
     ParamSchedulerParams,
+    Span,
     WhereError,
     checked_lengths,
     composite_at,
+    composite_spans,
     evaluate_param_scheduler,
     lr_multiplier_curve,
     param_scheduler_child,
@@ -121,6 +123,28 @@ class WarmupParamScheduler(ParamSchedulerParams):
     def at(self, where: FloatArray, path: str) -> FloatArray:
         inner = param_scheduler_child(self.scheduler, "scheduler")
         child_path = self.scheduler.path
+        _, start_value, end = self._warmup_shape(path)
+
+        def warmup(local: FloatArray) -> FloatArray:
+            if self.warmup_method == "constant":
+                raise_if(local >= 1.0, range_error(local))
+                return np.full(local.shape, start_value)
+            return end * local + start_value * (1.0 - local)
+
+        parts = [warmup, lambda w: inner.at(w, child_path)]
+        return composite_at(where, parts, self._lengths(), self._scaling())
+
+    def spans(self, max_iter: int, steps: int, path: str) -> list[Span] | None:
+        inner = param_scheduler_child(self.scheduler, "scheduler")
+        shapes = [self._warmup_shape(path), inner.compiled_shape()]
+        return composite_spans(shapes, self._lengths(), self._scaling(), max_iter, steps)
+
+    def _warmup_shape(self, path: str) -> tuple[str, float, float]:
+        """The warmup part as a shape of the compiled pass: linear from ``warmup_factor *
+        scheduler(0)`` to ``scheduler(warmup_length)`` (``scheduler(0)`` when rescaled), or that
+        start held constant; detectron2 computes both ends when built."""
+        inner = param_scheduler_child(self.scheduler, "scheduler")
+        child_path = self.scheduler.path
         try:
             start = float(inner.at(np.zeros(1), child_path)[0])
             end = start
@@ -132,16 +156,15 @@ class WarmupParamScheduler(ParamSchedulerParams):
                 field=f"{path}.warmup_length",
             ) from None
         start_value = self.warmup_factor * start
+        if self.warmup_method == "constant":
+            return "constant", start_value, 0.0
+        return "linear", start_value, end
 
-        def warmup(local: FloatArray) -> FloatArray:
-            if self.warmup_method == "constant":
-                raise_if(local >= 1.0, range_error(local))
-                return np.full(local.shape, start_value)
-            return end * local + start_value * (1.0 - local)
+    def _lengths(self) -> list[float]:
+        return checked_lengths([self.warmup_length, 1.0 - self.warmup_length])
 
-        scaling = ["rescaled", "rescaled" if self.rescale_interval else "fixed"]
-        lengths = checked_lengths([self.warmup_length, 1.0 - self.warmup_length])
-        return composite_at(where, [warmup, lambda w: inner.at(w, child_path)], lengths, scaling)
+    def _scaling(self) -> list[str]:
+        return ["rescaled", "rescaled" if self.rescale_interval else "fixed"]
 
 
 def warmup_factors(

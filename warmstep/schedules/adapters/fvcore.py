@@ -37,9 +37,11 @@ from warmstep.schedules.adapters._param_scheduler import (
     IndexArray,
     ParamSchedulerParams,
     Pieces,
+    Span,
     bound,
     checked_lengths,
     composite_at,
+    composite_spans,
     evaluate_param_scheduler,
     param_scheduler_child,
     power,
@@ -76,6 +78,9 @@ class ConstantParamScheduler(ParamSchedulerParams):
             lambda where: where < 1.0,  # as at() raises
         )
 
+    def compiled_shape(self) -> tuple[str, float, float]:
+        return "constant", self.value, 0.0
+
 
 class CosineParamScheduler(ParamSchedulerParams):
     """``end + 0.5 * (start - end) * (1 + cos(π · where))``."""
@@ -100,6 +105,9 @@ class ExponentialParamScheduler(ParamSchedulerParams):
     def at(self, where: FloatArray, path: str) -> FloatArray:
         return self.start_value * power(np.full(where.shape, self.decay), where)
 
+    def compiled_shape(self) -> tuple[str, float, float]:
+        return "exponential", self.start_value, self.decay
+
 
 class LinearParamScheduler(ParamSchedulerParams):
     """``end_value * where + start_value * (1 - where)``."""
@@ -122,6 +130,9 @@ class PolynomialDecayParamScheduler(ParamSchedulerParams):
 
     def at(self, where: FloatArray, path: str) -> FloatArray:
         return self.base_value * power(1.0 - where, np.full(where.shape, self.power))
+
+    def compiled_shape(self) -> tuple[str, float, float]:
+        return "polynomial", self.base_value, self.power
 
 
 class MultiStepParamScheduler(ParamSchedulerParams):
@@ -289,6 +300,13 @@ class CompositeParamScheduler(ParamSchedulerParams):
             for child in self.schedulers
         ]
         return composite_at(where, parts, checked_lengths(self.lengths), self.interval_scaling)
+
+    def spans(self, max_iter: int, steps: int, path: str) -> list[Span] | None:
+        shapes = [
+            param_scheduler_child(child, "schedulers").compiled_shape() for child in self.schedulers
+        ]
+        lengths = checked_lengths(self.lengths)
+        return composite_spans(shapes, lengths, self.interval_scaling, max_iter, steps)
 
 
 _DOC_SUFFIX = (
