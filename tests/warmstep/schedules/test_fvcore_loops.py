@@ -1,7 +1,8 @@
-"""fvcore's schedulers under an LRMultiplier in compiled passes (``adapters/_fvcore_loops.py``):
-bit for bit the numpy evaluation of ``at`` they replace, errors included, on random specs (leaf
-kinds, composites, detectron2's warmup; curves shorter and longer than ``max_iter``, several
-groups, many slices across threads), and fvcore itself. fvcore is installed by
+"""fvcore's schedulers under an LRMultiplier in compiled passes (``adapters/_fvcore_loops.py``)
+and fills: bit for bit the numpy evaluation of ``at`` they replace, errors included, on random
+specs (leaf kinds, composites and detectron2's warmup of them and of step-shaped kinds; curves
+shorter and longer than ``max_iter``, several groups, many slices across threads), and fvcore
+itself. fvcore is installed by
 ``make install-test``."""
 
 from __future__ import annotations
@@ -58,6 +59,29 @@ def _leaf(rng: np.random.Generator, kind: str | None = None) -> Spec:
     return {"type": kind, "start_value": number(), "end_value": number()}
 
 
+def _step_shaped(rng: np.random.Generator) -> Spec:
+    """A step-shaped kind (a composite fills its steps)."""
+    kind = str(rng.choice(["MultiStep", "Step", "StepWithFixedGamma"]))
+    updates = int(rng.choice([1, 3, 10, 1000]))
+    if kind == "MultiStep":
+        values = [float(v) for v in rng.uniform(0, 1, int(rng.integers(1, 5)))]
+        return {"type": "MultiStepParamScheduler", "values": values, "num_updates": updates}
+    if kind == "Step":
+        values = [float(v) for v in rng.uniform(0, 1, int(rng.integers(1, 5)))]
+        return {"type": "StepParamScheduler", "values": values, "num_updates": updates}
+    return {
+        "type": "StepWithFixedGammaParamScheduler",
+        "base_value": float(rng.uniform(0.01, 1)),
+        "num_decays": int(rng.integers(1, 4)),
+        "gamma": float(rng.choice([0.1, 0.5])),
+        "num_updates": updates,
+    }
+
+
+def _child(rng: np.random.Generator) -> Spec:
+    return _step_shaped(rng) if rng.random() < 0.35 else _leaf(rng)
+
+
 def _lengths(rng: np.random.Generator, parts: int) -> list[float]:
     if rng.random() < 0.2:  # lengths fvcore keeps as given: 0, or one part taking all
         return [1.0 if k == parts - 1 else 0.0 for k in range(parts)]
@@ -69,7 +93,7 @@ def _composite(rng: np.random.Generator) -> Spec:
     parts = int(rng.integers(1, 5))
     return {
         "type": "CompositeParamScheduler",
-        "schedulers": [_leaf(rng) for _ in range(parts)],
+        "schedulers": [_child(rng) for _ in range(parts)],
         "lengths": _lengths(rng, parts),
         "interval_scaling": [str(rng.choice(["rescaled", "fixed"])) for _ in range(parts)],
     }
@@ -78,7 +102,7 @@ def _composite(rng: np.random.Generator) -> Spec:
 def _warmup(rng: np.random.Generator) -> Spec:
     return {
         "type": "WarmupParamScheduler",
-        "scheduler": _leaf(rng),
+        "scheduler": _child(rng),
         "warmup_factor": float(rng.choice([0.001, 0.01, 0.5, 1.0])),
         "warmup_length": float(rng.choice([0.0, 0.01, 0.1, 0.37, 1.0])),
         "warmup_method": str(rng.choice(["linear", "constant"])),

@@ -79,11 +79,17 @@ class ParamSchedulerParams(KindParams, abc.ABC):
         shape = self.compiled_shape()
         return None if shape is None else [Span(0, steps, *shape)]
 
+    def part_form(self) -> tuple[str, float, float] | Pieces | None:
+        """How a composite computes this kind as one of its parts: its :class:`Pieces` (fills)
+        where it is step-shaped, else its compiled shape, else None (``at``)."""
+        return self.pieces() or self.compiled_shape()
+
 
 class Span(NamedTuple):
-    """Steps ``[lo, hi)`` of an LRMultiplier curve served by one scheduler: a shape of
-    :mod:`._fvcore_loops` with its two numbers ``a`` and ``b``, at the progress ``where = i /
-    max_iter``, or at ``(where - offset) / length`` where ``rescaled`` (a composite's part)."""
+    """Steps ``[lo, hi)`` of an LRMultiplier curve served by one scheduler, at the progress
+    ``where = i / max_iter``, or at ``(where - offset) / length`` where ``rescaled`` (a
+    composite's part): a shape of :mod:`._fvcore_loops` with its two numbers ``a`` and ``b``,
+    or (shape ``"pieces"``) the fills of a step-shaped scheduler's ``pieces``."""
 
     lo: int
     hi: int
@@ -93,41 +99,51 @@ class Span(NamedTuple):
     rescaled: bool = False
     offset: float = 0.0
     length: float = 1.0
+    pieces: Pieces | None = None
+
+    def progress(self, steps: IndexArray, max_iter: int) -> FloatArray:
+        """The scheduler's ``where`` at each of ``steps``, with fvcore's arithmetic."""
+        where: FloatArray = steps / float(max_iter)
+        return (where - self.offset) / self.length if self.rescaled else where
 
 
 def composite_spans(
-    shapes: Sequence[tuple[str, float, float] | None],
+    forms: Sequence[tuple[str, float, float] | Pieces | None],
     lengths: Sequence[float],
     scaling: Sequence[str],
     max_iter: int,
     steps: int,
 ) -> list[Span] | None:
-    """:func:`composite_at` over the first ``steps`` steps as :class:`Span` s (parts ``shapes``,
-    ``lengths`` already :func:`checked_lengths`), or None where a part that serves some step has
-    no shape or would raise (those go the elementwise way, which names the error). Part k
-    serves the steps whose ``i / max_iter + 1e-6`` first falls at or below ``l0 + … + lk``: with
-    no negative length, those sums never fall, so each part's steps are one run found by
-    bisection, with fvcore's own arithmetic at every step it looks at."""
+    """:func:`composite_at` over the first ``steps`` steps as :class:`Span` s (parts as their
+    :meth:`~ParamSchedulerParams.part_form`, ``lengths`` already :func:`checked_lengths`), or
+    None where a part that serves some step has neither form or would raise (those go the
+    elementwise way, which names the error). Part k serves the steps whose ``i / max_iter +
+    1e-6`` first falls at or below ``l0 + … + lk``: with no negative length, those sums never
+    fall, so each part's steps are one run found by bisection, with fvcore's own arithmetic at
+    every step it looks at."""
     if any(not length >= 0 for length in lengths):
         return None
     totals = np.cumsum(np.asarray(lengths, dtype=np.float64))
     divisor = float(max_iter)
     spans, lo = [], 0
-    for k, shape in enumerate(shapes):
+    for k, form in enumerate(forms):
         hi = steps
-        if k < len(shapes) - 1:
+        if k < len(forms) - 1:
             total = totals[k]
             hi = bisect.bisect_left(
                 range(steps), True, lo, key=lambda i: float(i) / divisor + WHERE_EPSILON > total
             )
         if hi > lo:
-            if shape is None or k >= len(scaling):
+            if form is None or k >= len(scaling):
                 return None
             rescaled = scaling[k] == "rescaled"
             if rescaled and lengths[k] == 0:
                 return None
-            start = float(totals[k] - lengths[k])
-            spans.append(Span(lo, hi, *shape, rescaled, start, float(lengths[k])))
+            where = (rescaled, float(totals[k] - lengths[k]), float(lengths[k]))
+            if isinstance(form, Pieces):
+                spans.append(Span(lo, hi, "pieces", 0.0, 0.0, *where, pieces=form))
+            else:
+                spans.append(Span(lo, hi, *form, *where))
         lo = hi
     return spans
 
@@ -172,11 +188,8 @@ def lr_multiplier_curve(
             return filled
     spans = scheduler.spans(max_iter, context.steps, scheduler_path or context.path)
     if spans is not None:
-        from warmstep.schedules.adapters._fvcore_loops import lr_multiplier  # imports numba
-
         lr = np.empty((context.groups, context.steps), np.float64)
-        bases = np.ascontiguousarray(context.base_lrs, np.float64)
-        if lr_multiplier(spans, max_iter, bases, lr):
+        if _spans_written(spans, max_iter, np.ascontiguousarray(context.base_lrs, np.float64), lr):
             return Curve(lr=lr)
     where = np.arange(context.steps, dtype=np.float64) / float(max_iter)
     try:
@@ -196,31 +209,54 @@ def _filled_curve(pieces: Pieces, max_iter: int, context: EvalContext) -> Curve 
     steps = context.steps
     if steps < 4 * _STRIDE:
         return None
-    divisor = float(max_iter)
-    looked_at = np.append(np.arange(0, steps - 1, _STRIDE), steps - 1)
-    where = looked_at / divisor
+    lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
+    span = Span(0, steps, "pieces", 0.0, 0.0, pieces=pieces)
+    return Curve(lr=lr) if _filled(span, pieces, max_iter, context.base_lrs, lr) else None
+
+
+def _spans_written(spans: Sequence[Span], max_iter: int, bases: FloatArray, lr: FloatArray) -> bool:
+    """Each span's steps of ``lr``: fills for step-shaped parts, one compiled pass for the
+    rest; False where some span cannot be written so (fvcore raises, too many pieces)."""
+    compiled = [span for span in spans if span.pieces is None]
+    for span in spans:
+        if span.pieces is not None and not _filled(span, span.pieces, max_iter, bases, lr):
+            return False
+    if not compiled:
+        return True
+    from warmstep.schedules.adapters._fvcore_loops import lr_multiplier  # imports numba
+
+    return lr_multiplier(compiled, max_iter, bases, lr)
+
+
+def _filled(span: Span, pieces: Pieces, max_iter: int, bases: FloatArray, lr: FloatArray) -> bool:
+    """``lr[:, span.lo:span.hi]`` as fills of a step-shaped scheduler, found from the index at
+    every 256th step and, where that changed, at every step between; False (nothing promised
+    about ``lr``) where there are too many pieces or fvcore raises at the span's last step."""
+    lo, hi = span.lo, span.hi
+    looked_at = np.append(np.arange(lo, hi - 1, _STRIDE), hi - 1)
+    where = span.progress(looked_at, max_iter)
     index = pieces.index_of(where)
     # fvcore's errors only grow with where: none at the last step, none at all
     if not (pieces.where_ok(float(where[-1])) and 0 <= index[0] <= index[-1] < len(pieces.values)):
-        return None
+        return False
     changed = np.flatnonzero(index[1:] != index[:-1])
     if changed.size > _MOST_PIECES:
-        return None
+        return False
     # a change between looked_at[j] and looked_at[j + 1]: the index at every step between
-    between = np.minimum(looked_at[changed, None] + np.arange(1, _STRIDE + 1), steps - 1)
-    between_index = pieces.index_of((between / divisor).ravel()).reshape(between.shape)
+    between = np.minimum(looked_at[changed, None] + np.arange(1, _STRIDE + 1), hi - 1)
+    between_index = pieces.index_of(span.progress(between.ravel(), max_iter))
+    between_index = between_index.reshape(between.shape)
     before = np.concatenate([index[changed, None], between_index[:, :-1]], axis=1)
     moved = between_index != before
-    starts = np.concatenate([[0], between[moved]])
+    starts = np.concatenate([[lo], between[moved]])
     if starts.shape[0] > _MOST_PIECES:
-        return None
+        return False
     values = pieces.values[np.concatenate([index[:1], between_index[moved]])]
-    ends = np.append(starts[1:], steps)
-    products = context.base_lrs[:, None] * values[None, :]  # base_lr * scheduler(where)
-    lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
+    ends = np.append(starts[1:], hi)
+    products = bases[:, None] * values[None, :]  # base_lr * scheduler(where)
     for k in range(starts.shape[0]):
         lr[:, starts[k] : ends[k]] = products[:, k : k + 1]
-    return Curve(lr=lr)
+    return True
 
 
 def evaluate_param_scheduler(params: ParamSchedulerParams, context: EvalContext) -> Curve:

@@ -136,8 +136,8 @@ class WarmupParamScheduler(ParamSchedulerParams):
 
     def spans(self, max_iter: int, steps: int, path: str) -> list[Span] | None:
         inner = param_scheduler_child(self.scheduler, "scheduler")
-        shapes = [self._warmup_shape(path), inner.compiled_shape()]
-        return composite_spans(shapes, self._lengths(), self._scaling(), max_iter, steps)
+        forms = [self._warmup_shape(path), inner.part_form()]
+        return composite_spans(forms, self._lengths(), self._scaling(), max_iter, steps)
 
     def _warmup_shape(self, path: str) -> tuple[str, float, float]:
         """The warmup part as a shape of the compiled pass: linear from ``warmup_factor *

@@ -302,11 +302,10 @@ class CompositeParamScheduler(ParamSchedulerParams):
         return composite_at(where, parts, checked_lengths(self.lengths), self.interval_scaling)
 
     def spans(self, max_iter: int, steps: int, path: str) -> list[Span] | None:
-        shapes = [
-            param_scheduler_child(child, "schedulers").compiled_shape() for child in self.schedulers
-        ]
+        children = [param_scheduler_child(child, "schedulers") for child in self.schedulers]
+        forms = [child.part_form() for child in children]
         lengths = checked_lengths(self.lengths)
-        return composite_spans(shapes, lengths, self.interval_scaling, max_iter, steps)
+        return composite_spans(forms, lengths, self.interval_scaling, max_iter, steps)
 
 
 _DOC_SUFFIX = (
