@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import bisect
+import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -129,10 +130,7 @@ def composite_spans(
     for k, form in enumerate(forms):
         hi = steps
         if k < len(forms) - 1:
-            total = totals[k]
-            hi = bisect.bisect_left(
-                range(steps), True, lo, key=lambda i: float(i) / divisor + WHERE_EPSILON > total
-            )
+            hi = _first_step_past(float(totals[k]), divisor, lo, steps)
         if hi > lo:
             if form is None or k >= len(scaling):
                 return None
@@ -146,6 +144,26 @@ def composite_spans(
                 spans.append(Span(lo, hi, *form, *where))
         lo = hi
     return spans
+
+
+def _first_step_past(total: float, divisor: float, lo: int, steps: int) -> int:
+    """The first step ``i`` in ``[lo, steps]`` whose ``i / divisor + 1e-6 > total`` (``steps``
+    where none is): from the step the arithmetic points at, a few steps either way (bisection
+    where that is not enough)."""
+
+    def past(i: int) -> bool:
+        return float(i) / divisor + WHERE_EPSILON > total
+
+    guess = (total - WHERE_EPSILON) * divisor
+    i = min(max(int(guess), lo), steps) if math.isfinite(guess) else lo
+    for _ in range(4):
+        if i > lo and past(i - 1):
+            i -= 1
+        elif i < steps and not past(i):
+            i += 1
+        else:
+            return i
+    return bisect.bisect_left(range(steps), True, lo, key=past)
 
 
 class Pieces(NamedTuple):
@@ -233,11 +251,17 @@ def _filled(span: Span, pieces: Pieces, max_iter: int, bases: FloatArray, lr: Fl
     every 256th step and, where that changed, at every step between; False (nothing promised
     about ``lr``) where there are too many pieces or fvcore raises at the span's last step."""
     lo, hi = span.lo, span.hi
+    if hi - lo <= 4 * _STRIDE:  # short: the index at every step costs less than the looks
+        where = span.progress(np.arange(lo, hi), max_iter)
+        index = pieces.index_of(where)
+        if not _raises_nowhere(pieces, where, index):
+            return False
+        lr[:, lo:hi] = bases[:, None] * pieces.values[index][None, :]
+        return True
     looked_at = np.append(np.arange(lo, hi - 1, _STRIDE), hi - 1)
     where = span.progress(looked_at, max_iter)
     index = pieces.index_of(where)
-    # fvcore's errors only grow with where: none at the last step, none at all
-    if not (pieces.where_ok(float(where[-1])) and 0 <= index[0] <= index[-1] < len(pieces.values)):
+    if not _raises_nowhere(pieces, where, index):
         return False
     changed = np.flatnonzero(index[1:] != index[:-1])
     if changed.size > _MOST_PIECES:
@@ -257,6 +281,12 @@ def _filled(span: Span, pieces: Pieces, max_iter: int, bases: FloatArray, lr: Fl
     for k in range(starts.shape[0]):
         lr[:, starts[k] : ends[k]] = products[:, k : k + 1]
     return True
+
+
+def _raises_nowhere(pieces: Pieces, where: FloatArray, index: IndexArray) -> bool:
+    """fvcore's errors only grow with ``where`` (and the index never falls): none at the last
+    of the ``where`` looked at and its index in the list, none at all."""
+    return pieces.where_ok(float(where[-1])) and 0 <= index[0] <= index[-1] < len(pieces.values)
 
 
 def evaluate_param_scheduler(params: ParamSchedulerParams, context: EvalContext) -> Curve:

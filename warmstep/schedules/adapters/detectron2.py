@@ -145,16 +145,15 @@ class WarmupParamScheduler(ParamSchedulerParams):
         start held constant; detectron2 computes both ends when built."""
         inner = param_scheduler_child(self.scheduler, "scheduler")
         child_path = self.scheduler.path
+        points = [0.0] if self.rescale_interval else [0.0, self.warmup_length]
         try:
-            start = float(inner.at(np.zeros(1), child_path)[0])
-            end = start
-            if not self.rescale_interval:
-                end = float(inner.at(np.full(1, self.warmup_length), child_path)[0])
+            ends = inner.at(np.array(points), child_path).tolist()
         except WhereError as exc:
             raise InvalidArgument(
                 f"WarmupParamScheduler evaluates scheduler(warmup_length) when built: {exc.reason}",
                 field=f"{path}.warmup_length",
             ) from None
+        start, end = ends[0], ends[-1]
         start_value = self.warmup_factor * start
         if self.warmup_method == "constant":
             return "constant", start_value, 0.0
