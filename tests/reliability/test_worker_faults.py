@@ -147,14 +147,14 @@ def test_kill_9_right_after_a_checkpoint_loses_no_step_before_it(
         WarmstepClient(lazy_events_pool.base_url, timeout_s=60) as client,
         redis.Redis.from_url(lazy_events_pool.redis_url, decode_responses=True) as db,
     ):
-        job = client.submit(slow_spec(STEPS))
+        job = client.submit(slow_spec(STEPS, delay_s=0.1))  # seconds of margin after update 10
         victim = runner_of(db, job["id"])
 
         def checkpointed() -> int | None:
             step = int(db.hget(keys.job_record(job["id"]), "checkpoint_step") or 0)
             return step if step >= 10 else None
 
-        stored = wait_for(checkpointed, "the checkpoint at update 10", timeout_s=30)
+        stored = wait_for(checkpointed, "the checkpoint at update 10")
         kill(victim.pid)
         written = [d["step"] for _, t, a, d in events(db, job["id"]) if t == "step"]
         assert written[:stored] == list(range(stored))
