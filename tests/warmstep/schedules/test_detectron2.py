@@ -9,6 +9,7 @@ for 1e-12 relative at least). Hand-computed values check the docstring examples.
 
 from __future__ import annotations
 
+import bisect
 import json
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,40 @@ def test_multiplier_must_be_a_param_scheduler() -> None:
     with pytest.raises(InvalidArgument) as raised:
         resolve_spec(spec)
     assert raised.value.field == "schedule.multiplier"
+
+
+def _get_lr(spec: dict[str, Any], base_lr: float, i: int) -> float:
+    """detectron2's WarmupMultiStepLR.get_lr at ``last_epoch = i``, with Python floats."""
+    warmup_iters, factor = spec["warmup_iters"], spec["warmup_factor"]
+    if i >= warmup_iters:
+        warming = 1.0
+    elif spec["warmup_method"] == "constant":
+        warming = factor
+    else:
+        alpha = i / warmup_iters
+        warming = factor * (1 - alpha) + alpha
+    return base_lr * warming * spec["gamma"] ** bisect.bisect_right(spec["milestones"], i)
+
+
+@pytest.mark.parametrize("library", ["detectron2", "maskrcnn_benchmark"])
+def test_milestone_fills_match_get_lr_step_by_step(library: str) -> None:
+    """The steps after the warmup are written as one fill per run between milestones: every
+    step equals get_lr, with milestones inside the warmup, repeated, past the end, or many."""
+    rng = np.random.default_rng(8)
+    for _ in range(60):
+        steps = int(rng.choice([1, 5, int(rng.integers(6, 3000))]))
+        milestones = sorted(int(m) for m in rng.integers(-3, steps + 50, int(rng.integers(0, 8))))
+        if rng.random() < 0.2:
+            milestones = sorted(int(m) for m in rng.integers(0, steps + 1, 100))  # > 64 runs
+        spec = {
+            "type": "WarmupMultiStepLR",
+            "library": library,
+            "milestones": milestones,
+            "gamma": float(rng.choice([0.1, 0.5, 0.9999, 3.0])),
+            "warmup_factor": float(rng.choice([0.001, 1 / 3, 1.0])),
+            "warmup_iters": int(rng.choice([0, 1, 7, steps // 2, steps + 5])),
+            "warmup_method": str(rng.choice(["linear", "constant"])),
+        }
+        base_lrs = [0.1, float(rng.uniform(0.001, 2))]
+        expected = [[_get_lr(spec, base, i) for i in range(steps)] for base in base_lrs]
+        np.testing.assert_array_equal(evaluate(spec, steps, base_lrs), expected, str(spec))

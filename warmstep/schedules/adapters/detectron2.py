@@ -27,6 +27,7 @@ Warmup factor at iteration i (i = the torch ``last_epoch``): 1 if i ≥ warmup_i
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Annotated, Literal
 
@@ -70,6 +71,7 @@ __all__ = [
 ]
 
 WarmupMethod = Literal["linear", "constant"]
+_MOST_FILLS = 64  # milestones after the warmup beyond which every step is computed
 
 
 class LRMultiplier(KindParams):
@@ -186,13 +188,26 @@ def milestone_warmup_curve(
     warmup_iters: int,
     warmup_method: WarmupMethod,
 ) -> Curve:
-    """``base_lr * warmup(i) * gamma ** bisect_right(milestones, i)`` (closed form of get_lr)."""
-    iters = np.arange(context.steps, dtype=np.float64)
-    factors = warmup_factors(warmup_method, iters, warmup_iters, warmup_factor)
+    """``base_lr * warmup(i) * gamma ** bisect_right(milestones, i)`` (closed form of get_lr):
+    the warmup's steps elementwise; after it the factor is 1 (``base_lr * 1.0`` is
+    ``base_lr``), so each run of steps between two milestones is one value, a fill."""
+    steps = context.steps
     # Python's float ** int for the few distinct powers (numpy's SIMD pow can differ by an ulp).
     powers = np.array([gamma**k for k in range(len(milestones) + 1)])
+    warm = min(max(warmup_iters, 0), steps)  # the steps before warmup_iters
+    edges = sorted({m for m in milestones if warm < m < steps})
+    if len(edges) > _MOST_FILLS:
+        warm = steps  # many short runs: every step elementwise
+    lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
+    iters = np.arange(warm, dtype=np.float64)
+    factors = warmup_factors(warmup_method, iters, warmup_iters, warmup_factor)
     decays = powers[np.searchsorted(np.asarray(milestones, dtype=np.float64), iters, "right")]
-    lr = context.base_lrs[:, None] * factors[None, :] * decays[None, :]
+    lr[:, :warm] = context.base_lrs[:, None] * factors[None, :] * decays[None, :]
+    if warm < steps:
+        starts = [warm, *edges]
+        for start, end in zip(starts, [*edges, steps], strict=True):
+            decay = powers[bisect.bisect_right(milestones, start)]
+            lr[:, start:end] = (context.base_lrs * decay)[:, None]
     return Curve(lr=lr)
 
 
