@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -141,4 +142,29 @@ def test_milestone_fills_match_get_lr_step_by_step(library: str) -> None:
         }
         base_lrs = [0.1, float(rng.uniform(0.001, 2))]
         expected = [[_get_lr(spec, base, i) for i in range(steps)] for base in base_lrs]
+        np.testing.assert_array_equal(evaluate(spec, steps, base_lrs), expected, str(spec))
+
+
+def test_cosine_after_the_warmup_matches_get_lr_step_by_step() -> None:
+    """WarmupCosineLR skips the factor after the warmup: every step equals get_lr's
+    ``base_lr * warmup_factor * 0.5 * (1.0 + math.cos(math.pi * i / max_iters))``."""
+    rng = np.random.default_rng(9)
+    for _ in range(40):
+        steps = int(rng.choice([1, 5, int(rng.integers(6, 3000))]))
+        spec = {
+            "type": "WarmupCosineLR",
+            "max_iters": int(rng.choice([1, 7, steps, steps * 3 + 1])),
+            "warmup_factor": float(rng.choice([0.001, 1 / 3, 1.0])),
+            "warmup_iters": int(rng.choice([-2, 0, 1, 7, steps // 2, steps + 5])),
+            "warmup_method": str(rng.choice(["linear", "constant"])),
+        }
+        base_lrs = [0.1, float(rng.uniform(0.001, 2))]
+        warm = {**spec, "milestones": [], "gamma": 1.0}
+        expected = [
+            [
+                _get_lr(warm, base, i) * 0.5 * (1.0 + math.cos(math.pi * i / spec["max_iters"]))
+                for i in range(steps)
+            ]
+            for base in base_lrs
+        ]
         np.testing.assert_array_equal(evaluate(spec, steps, base_lrs), expected, str(spec))

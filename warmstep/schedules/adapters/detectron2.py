@@ -267,10 +267,20 @@ class WarmupCosineLR(KindParams):
 
 
 def _evaluate_cosine(params: WarmupCosineLR, context: EvalContext) -> Curve:
-    iters = np.arange(context.steps, dtype=np.float64)
-    factors = warmup_factors(params.warmup_method, iters, params.warmup_iters, params.warmup_factor)
-    cosine = 1.0 + cos_like_python(math.pi * iters / params.max_iters)
-    return Curve(lr=context.base_lrs[:, None] * factors[None, :] * 0.5 * cosine[None, :])
+    """``((base_lr * warmup(i)) * 0.5) * (1 + cos(pi * i / max_iters))`` in get_lr's order;
+    after the warmup ``base_lr * 1.0`` is ``base_lr``, so those steps skip the factor."""
+    steps = context.steps
+    iters = np.arange(steps, dtype=np.float64)
+    cosine = cos_like_python(math.pi * iters / params.max_iters)
+    cosine += 1.0
+    warm = min(max(params.warmup_iters, 0), steps)  # the steps before warmup_iters
+    factors = warmup_factors(
+        params.warmup_method, iters[:warm], params.warmup_iters, params.warmup_factor
+    )
+    lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
+    lr[:, :warm] = context.base_lrs[:, None] * factors[None, :] * 0.5 * cosine[None, :warm]
+    np.multiply((context.base_lrs * 0.5)[:, None], cosine[None, warm:], out=lr[:, warm:])
+    return Curve(lr=lr)
 
 
 def _first_paragraph(text: str | None) -> str:
