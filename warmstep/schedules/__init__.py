@@ -29,6 +29,7 @@ def prepare_compiled_loops() -> None:
     from warmstep.schedules import _cosine, _loops
     from warmstep.schedules.adapters import (
         _decision_loops,
+        _detectron2_loops,
         _fvcore_loops,
         _timm_loops,
         _transformers_loops,
@@ -36,7 +37,7 @@ def prepare_compiled_loops() -> None:
     from warmstep.schedules.adapters.torch import _cycle_loops, _fold_loop, _polynomial_loop
 
     modules = (_loops, _cosine, _fold_loop, _cycle_loops, _polynomial_loop)
-    adapters = (_decision_loops, _fvcore_loops, _timm_loops, _transformers_loops)
+    adapters = (_decision_loops, _detectron2_loops, _fvcore_loops, _timm_loops, _transformers_loops)
     for module in (*modules, *adapters):
         module.warm()
 

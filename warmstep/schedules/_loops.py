@@ -9,9 +9,10 @@ a value instead of ~100 ns in a Python loop. The loops live beside their schedul
 (``adapters/torch/_fold_loop.py``, ``adapters/torch/_cycle_loops.py``,
 ``adapters/torch/_polynomial_loop.py``, ``adapters/_decision_loops.py``,
 ``adapters/_transformers_loops.py``, ``adapters/_timm_loops.py``,
-``adapters/_fvcore_loops.py``); this module has the decorator and the C library's ``pow``,
-``exp``, ``log``, ``tanh``, ``cos`` and ``sin`` per element (the functions Python's ``**`` and
-``math`` call; numpy's own may differ in the last bit), split across the cores.
+``adapters/_fvcore_loops.py``, ``adapters/_detectron2_loops.py``); this module has the
+decorator and the C library's ``pow``, ``exp``, ``log``, ``tanh``, ``cos`` and ``sin`` per
+element (the functions Python's ``**`` and ``math`` call; numpy's own may differ in the last
+bit), split across the cores.
 
 Importing a loop module imports numba (~0.2 s), so callers import them when they first need a
 loop; each loop is compiled on its first call and cached on disk, in a folder named after a

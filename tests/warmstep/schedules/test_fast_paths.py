@@ -37,6 +37,7 @@ from warmstep.schedules._libm import (
     tanh_like_python,
 )
 from warmstep.schedules.adapters import _decision_loops as decision_loops
+from warmstep.schedules.adapters import _detectron2_loops as detectron2_loops
 from warmstep.schedules.adapters import _fvcore_loops as fvcore_loops
 from warmstep.schedules.adapters import _plateau_scan as plateau_scan
 from warmstep.schedules.adapters import _timm_loops as timm_loops
@@ -396,6 +397,7 @@ def test_prepare_compiled_loops_compiles_every_loop() -> None:
     assert cycle_loops._cyclic.signatures and cycle_loops._phase.signatures
     assert polynomial_loop._factors.signatures
     assert timm_loops._cycles.signatures and fvcore_loops._span.signatures
+    assert detectron2_loops._cosine.signatures
 
 
 @pytest.mark.parametrize(

@@ -267,19 +267,19 @@ class WarmupCosineLR(KindParams):
 
 
 def _evaluate_cosine(params: WarmupCosineLR, context: EvalContext) -> Curve:
-    """``((base_lr * warmup(i)) * 0.5) * (1 + cos(pi * i / max_iters))`` in get_lr's order;
-    after the warmup ``base_lr * 1.0`` is ``base_lr``, so those steps skip the factor."""
+    """``((base_lr * warmup(i)) * 0.5) * (1 + cos(pi * i / max_iters))`` in get_lr's order: the
+    warmup's steps elementwise, the rest (``base_lr * 1.0`` is ``base_lr``) in one compiled
+    pass (:mod:`._detectron2_loops`)."""
+    from warmstep.schedules.adapters._detectron2_loops import cosine_after_warmup  # numba
+
     steps = context.steps
-    iters = np.arange(steps, dtype=np.float64)
-    cosine = cos_like_python(math.pi * iters / params.max_iters)
-    cosine += 1.0
     warm = min(max(params.warmup_iters, 0), steps)  # the steps before warmup_iters
-    factors = warmup_factors(
-        params.warmup_method, iters[:warm], params.warmup_iters, params.warmup_factor
-    )
+    iters = np.arange(warm, dtype=np.float64)
+    factors = warmup_factors(params.warmup_method, iters, params.warmup_iters, params.warmup_factor)
+    cosine = 1.0 + cos_like_python(math.pi * iters / params.max_iters)
     lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
-    lr[:, :warm] = context.base_lrs[:, None] * factors[None, :] * 0.5 * cosine[None, :warm]
-    np.multiply((context.base_lrs * 0.5)[:, None], cosine[None, warm:], out=lr[:, warm:])
+    lr[:, :warm] = context.base_lrs[:, None] * factors[None, :] * 0.5 * cosine[None, :]
+    cosine_after_warmup(warm, params.max_iters, context.base_lrs, lr)
     return Curve(lr=lr)
 
 
