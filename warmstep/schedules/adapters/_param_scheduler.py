@@ -120,8 +120,8 @@ def composite_spans(
     None where a part that serves some step has neither form or would raise (those go the
     elementwise way, which names the error). Part k serves the steps whose ``i / max_iter +
     1e-6`` first falls at or below ``l0 + … + lk``: with no negative length, those sums never
-    fall, so each part's steps are one run found by bisection, with fvcore's own arithmetic at
-    every step it looks at."""
+    fall, so each part's steps are one run, its end found with fvcore's own arithmetic at every
+    step looked at (:func:`_first_step_past`)."""
     if any(not length >= 0 for length in lengths):
         return None
     totals = np.cumsum(np.asarray(lengths, dtype=np.float64))
@@ -137,11 +137,11 @@ def composite_spans(
             rescaled = scaling[k] == "rescaled"
             if rescaled and lengths[k] == 0:
                 return None
-            where = (rescaled, float(totals[k] - lengths[k]), float(lengths[k]))
+            rescaling = (rescaled, float(totals[k] - lengths[k]), float(lengths[k]))
             if isinstance(form, Pieces):
-                spans.append(Span(lo, hi, "pieces", 0.0, 0.0, *where, pieces=form))
+                spans.append(Span(lo, hi, "pieces", 0.0, 0.0, *rescaling, pieces=form))
             else:
-                spans.append(Span(lo, hi, *form, *where))
+                spans.append(Span(lo, hi, *form, *rescaling))
         lo = hi
     return spans
 
