@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.warmstep.schedules._curves import curve
 from warmstep.errors import WarmstepError
-from warmstep.schedules import EvalContext, _parallel, resolve_spec
+from warmstep.schedules import _parallel
 from warmstep.schedules.adapters import detectron2, fvcore
 
 Spec = dict[str, Any]
@@ -33,14 +34,9 @@ WITH_SPANS = [
 NUMBERS = [0.0, 1.0, 1e-4, -0.3, 0.42, 2.0]
 
 
-def _curve(spec: Spec, steps: int, base_lrs: list[float]) -> np.ndarray:
-    context = EvalContext(steps, np.asarray(base_lrs, np.float64))
-    return np.asarray(resolve_spec(spec).evaluate(context).lr)
-
-
 def _outcome(spec: Spec, steps: int, base_lrs: list[float]) -> np.ndarray | str:
     try:
-        return _curve(spec, steps, base_lrs)
+        return curve(spec, steps, base_lrs)
     except (WarmstepError, ValueError, ArithmeticError) as exc:
         return f"{type(exc).__name__}: {exc}"
 
@@ -167,7 +163,7 @@ def test_a_composite_boundary_follows_fvcore_epsilon() -> None:
         "interval_scaling": ["fixed", "fixed"],
         "max_iter": 10**7,
     }
-    lr = _curve(spec, 3_000_100, [1.0])[0]
+    lr = curve(spec, 3_000_100, [1.0])[0]
     assert lr[2_999_990] == 5.0 and lr[2_999_991] != 5.0
     assert lr[2_999_991] == 0.0 * (2_999_991 / 10**7) + 1.0 * (1 - 2_999_991 / 10**7)
 
@@ -199,7 +195,7 @@ def test_matches_fvcore(
     base_lrs = [0.1, 3.0]
     expected = [[base * scheduler(i / max_iter) for i in range(steps)] for base in base_lrs]
     spec = {"type": kind, **arguments, "max_iter": max_iter}
-    np.testing.assert_array_equal(_curve(spec, steps, base_lrs), np.asarray(expected))
+    np.testing.assert_array_equal(curve(spec, steps, base_lrs), np.asarray(expected))
 
 
 def test_a_composite_matches_fvcore(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,4 +222,4 @@ def test_a_composite_matches_fvcore(monkeypatch: pytest.MonkeyPatch) -> None:
         "interval_scaling": scaling,
         "max_iter": max_iter,
     }
-    np.testing.assert_array_equal(_curve(spec, steps, [0.5])[0], np.asarray(expected))
+    np.testing.assert_array_equal(curve(spec, steps, [0.5])[0], np.asarray(expected))

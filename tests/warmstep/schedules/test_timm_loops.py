@@ -14,21 +14,17 @@ import pytest
 import torch
 
 from bench import library_references
+from tests.warmstep.schedules._curves import curve
 from warmstep.errors import InvalidArgument
-from warmstep.schedules import EvalContext, _parallel, resolve_spec
+from warmstep.schedules import _parallel
 from warmstep.schedules.adapters import timm
 
 Spec = dict[str, Any]
 
 
-def _curve(spec: Spec, steps: int, base_lrs: list[float]) -> np.ndarray:
-    context = EvalContext(steps, np.asarray(base_lrs, np.float64))
-    return np.asarray(resolve_spec(spec).evaluate(context).lr)
-
-
 def _curve_or_error(spec: Spec, steps: int, base_lrs: list[float]) -> np.ndarray | str:
     try:
-        return _curve(spec, steps, base_lrs)
+        return curve(spec, steps, base_lrs)
     except InvalidArgument as error:
         return str(error)
 
@@ -90,10 +86,10 @@ def test_other_cycles_and_decays_keep_the_numpy_passes(monkeypatch: pytest.Monke
     original = timm._cosine_fill
     monkeypatch.setattr(timm, "_cosine_fill", lambda *a: calls.append(1) or original(*a))
     base = {"type": "CosineLRScheduler", "t_initial": 50, "t_in_epochs": False}
-    _curve(base, 200, [0.1])
+    curve(base, 200, [0.1])
     assert calls == [1]
-    _curve(base | {"cycle_mul": 2.0, "cycle_limit": 3}, 200, [0.1])
-    _curve(base | {"k_decay": 0.5}, 200, [0.1])
+    curve(base | {"cycle_mul": 2.0, "cycle_limit": 3}, 200, [0.1])
+    curve(base | {"k_decay": 0.5}, 200, [0.1])
     assert calls == [1]
 
 
@@ -121,4 +117,4 @@ def test_matches_timm_stepped(kind: str, arguments: Spec, monkeypatch: pytest.Mo
     for i in range(1, steps + 1):
         expected.append([group["lr"] for group in optimizer.param_groups])
         stepped.step_update(num_updates=i)
-    np.testing.assert_array_equal(_curve(spec, steps, base_lrs), np.asarray(expected).T)
+    np.testing.assert_array_equal(curve(spec, steps, base_lrs), np.asarray(expected).T)
