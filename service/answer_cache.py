@@ -13,7 +13,7 @@ so it needs no lock. Values are never changed after they are put."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from fastapi.responses import Response
@@ -24,11 +24,23 @@ Key = tuple[str, bytes]
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """A REST answer: body, media type and extra headers."""
+    """A REST answer: body, media type and extra headers; ``raw_headers`` are the headers
+    :meth:`response` sends, as ASGI's raw pairs, written once: the extra headers, then the
+    length and the type (``; charset=utf-8`` after a ``text/`` type, as Starlette adds it)."""
 
     body: bytes
     media_type: str
     headers: tuple[tuple[str, str], ...]
+    raw_headers: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        media = self.media_type
+        if media.startswith("text/") and "charset=" not in media.lower():
+            media += "; charset=utf-8"
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        raw.append((b"content-type", media.encode("latin-1")))
+        object.__setattr__(self, "raw_headers", raw)
 
     def response(self) -> Response:
         return Response(self.body, media_type=self.media_type, headers=dict(self.headers))

@@ -1,9 +1,10 @@
-"""Builds the FastAPI app and nothing else."""
+"""Builds the FastAPI app, and the ASGI app served: the evaluate endpoint in front of it."""
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 from service.answer_cache import AnswerCache, CachedAnswer
 from service.auth import TokenTable, load_token_table
@@ -11,6 +12,7 @@ from service.jobs.hub import FollowHub
 from service.rest import documented
 from service.rest.deps import get_tenant
 from service.rest.errors import install_error_handlers
+from service.rest.evaluate_endpoint import EvaluateEndpoint
 from service.rest.limits import BodySizeLimit
 from service.rest.routes import artifacts, dashboard, health, jobs, metrics, schedules, workers
 from warmstep import __version__
@@ -55,3 +57,9 @@ def build_app(
         metrics.install(app)  # GET /metrics and its middleware
     dashboard.install(app)  # /dashboard/ and its static files
     return app
+
+
+def served(app: FastAPI) -> ASGIApp:
+    """What the server runs: ``POST /v1/schedules/evaluate`` answered in front of ``app``
+    (:mod:`service.rest.evaluate_endpoint`), everything else by ``app``."""
+    return EvaluateEndpoint(app, app.state)

@@ -298,8 +298,10 @@ class ProcessMetrics:
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware (streaming responses pass through untouched): times evaluate
-    requests, counts open event streams."""
+    """Pure ASGI middleware (streaming responses pass through untouched): times the evaluate
+    requests that reach the framework's route, counts open event streams. (The served app
+    answers evaluate POSTs in front of the framework and times them there, into the same
+    histogram: :class:`service.rest.evaluate_endpoint.EvaluateEndpoint`.)"""
 
     def __init__(self, app: ASGIApp, metrics: ProcessMetrics) -> None:
         self.app = app

@@ -17,7 +17,7 @@ import uvicorn
 from service.auth import auth_banner, load_token_table
 from service.grpc.server import build_grpc_server, mark_serving
 from service.jobs.hub import FollowHub
-from service.main import build_app
+from service.main import build_app, served
 from service.redis_store import connect
 from warmstep.allocator import keep_freed_memory
 from warmstep.config import Settings
@@ -41,7 +41,7 @@ async def serve(settings: Settings) -> None:
     await grpc_server.start()
     await mark_serving(health_servicer)
     config = uvicorn.Config(
-        app,
+        served(app),
         host=settings.host,
         port=settings.http_port,
         log_level=settings.log_level,

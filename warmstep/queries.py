@@ -124,7 +124,7 @@ def _base_lrs(base_lr: float | list[float] | None, resolved: ResolvedSchedule) -
             )
         return np.ones(1, np.float64)
     if isinstance(base_lr, float):  # the common case, without numpy's reductions
-        values, finite = np.full(1, base_lr), math.isfinite(base_lr)
+        values, finite = np.array([base_lr]), math.isfinite(base_lr)
     else:
         values = np.atleast_1d(np.asarray(base_lr, np.float64))
         if values.size == 0:

@@ -81,16 +81,6 @@ async def require_query_access(request: Request, credentials: BearerDep) -> str:
     return _tenant(request, credentials)
 
 
-def query_access(request: Request, settings: Settings) -> str:
-    """:func:`require_query_access` for a route that takes no dependencies (the evaluate route):
-    the bearer token read from the header as ``HTTPBearer`` reads it."""
-    if settings.schedule_queries_open:
-        return ANONYMOUS
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return _tokens(request).tenant_for(bearer)
-
-
 async def require_metrics_access(request: Request, credentials: BearerDep) -> str:
     if app_settings(request).metrics_open:
         return ANONYMOUS

@@ -26,9 +26,15 @@ def _body(code: ErrorCode, message: str, field: str | None) -> dict[str, object]
     return {"error": {"code": code.value, "message": message, "field": field}}
 
 
+def error_payload(exc: WarmstepError) -> tuple[int, dict[str, object]]:
+    """The status and JSON body of ``exc``: what its handler answers."""
+    return HTTP_STATUS[exc.code], _body(exc.code, exc.message, exc.field)
+
+
 async def _warmstep_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, WarmstepError)
-    return json_response(_body(exc.code, exc.message, exc.field), HTTP_STATUS[exc.code])
+    status, payload = error_payload(exc)
+    return json_response(payload, status)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:

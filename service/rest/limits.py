@@ -52,20 +52,25 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json_bytes(
-            {
-                "error": {
-                    "code": ErrorCode.RESOURCE_EXHAUSTED.value,
-                    "message": f"request body over {self.max_body_bytes} bytes "
-                    "(server setting max_body_bytes)",
-                    "field": None,
-                }
+        await refuse_too_large(send, self.max_body_bytes)
+
+
+async def refuse_too_large(send: Send, max_body_bytes: int) -> None:
+    """The 413 answer, with the connection closed (the rest of the body is not read)."""
+    body = json_bytes(
+        {
+            "error": {
+                "code": ErrorCode.RESOURCE_EXHAUSTED.value,
+                "message": f"request body over {max_body_bytes} bytes "
+                "(server setting max_body_bytes)",
+                "field": None,
             }
-        )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        }
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -8,11 +8,12 @@ import time
 
 import httpx
 import orjson
+import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.jobs import store
-from service.main import build_app
+from service.main import build_app, served
 from warmstep import keys, lifecycle
 from warmstep.config import Settings
 from warmstep.jobs import parse_job_spec
@@ -63,7 +64,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-async def _scenario(redis_url: str) -> tuple[str, str]:
+async def _scenario(redis_url: str, *, endpoint: bool) -> tuple[str, str]:
     redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     binary = aioredis.Redis.from_url(redis_url)
     spec = parse_job_spec(SPEC)
@@ -73,7 +74,8 @@ async def _scenario(redis_url: str) -> tuple[str, str]:
     attempt = await _claim(redis, done)  # a second claim: the first worker vanished
     await _finish(redis, done, attempt)
     app = build_app(Settings(redis_url=redis_url), redis, binary)
-    transport = httpx.ASGITransport(app=app)
+    # Evaluate requests are timed by the route's middleware or by the endpoint in front of it.
+    transport = httpx.ASGITransport(app=served(app) if endpoint else app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         body = {"schedule": {"type": "StepLR", "step_size": 2}, "base_lr": 0.1, "steps": 5}
         assert (await client.post("/v1/schedules/evaluate", json=body)).status_code == 200
@@ -86,8 +88,9 @@ async def _scenario(redis_url: str) -> tuple[str, str]:
     return first, second
 
 
-def test_metrics_from_redis_and_process(redis_url: str) -> None:
-    first, second = asyncio.run(_scenario(redis_url))
+@pytest.mark.parametrize("endpoint", [True, False], ids=["served", "framework"])
+def test_metrics_from_redis_and_process(redis_url: str, endpoint: bool) -> None:
+    first, second = asyncio.run(_scenario(redis_url, endpoint=endpoint))
     metrics = _samples(second)
     assert _samples(first)["warmstep_jobs_finished_total", (("outcome", "succeeded"),)] == 1
     assert metrics["warmstep_jobs_submitted_total", ()] == 2

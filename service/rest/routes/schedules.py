@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from service.answer_cache import AnswerCache, CachedAnswer
-from service.evaluation import evaluate_bounded
-from service.rest.deps import app_settings, query_access, require_query_access
-from service.rest.responses import json_bytes, json_response
+from service.rest.deps import app_settings, require_query_access
+from service.rest.evaluate_answers import answer_evaluate, query_tenant
+from service.rest.responses import json_response
 from warmstep.catalog import kinds_of
-from warmstep.errors import InvalidArgument
 from warmstep.plan import PlanRequest, plan
-from warmstep.queries import EvaluateRequest, Evaluation
+from warmstep.queries import EvaluateRequest
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
 _QUERY_ACCESS = [Depends(require_query_access)]
@@ -61,80 +56,18 @@ _EVALUATE_RESPONSES: dict[int | str, dict[str, object]] = {
     openapi_extra=_EVALUATE_OPENAPI,
 )
 async def evaluate_route(request: Request) -> Response:
-    """No FastAPI parameters on purpose: solving dependencies and validating the body through
-    FastAPI cost ~3x the evaluation of a 1,000-step curve (``python -m bench rest``), so the route
-    reads the body itself (one pydantic-core pass from bytes) and checks access inline, with the
-    same errors as the dependency and body validation it replaces. A body asked for recently is
-    answered from :mod:`service.answer_cache` (after the access check)."""
+    """Served by :class:`~service.rest.evaluate_endpoint.EvaluateEndpoint` in front of the
+    framework (the route stack cost ~3x the answer's own work, ``python -m bench rest``); this
+    route documents it and answers the same way wherever that layer does not take the request.
+    No FastAPI parameters: the body is read as bytes (one pydantic-core pass) and access is
+    checked inline, with the errors the dependency and body validation would give. A body asked
+    for recently is answered from :mod:`service.answer_cache` (after the access check)."""
     settings = app_settings(request)
-    query_access(request, settings)
-    body = await request.body()
+    query_tenant(settings, request.app.state.tokens, request.headers.get("authorization", ""))
     media = request.headers.get("accept", "").split(",")[0].strip()
     cache: AnswerCache[CachedAnswer] = request.app.state.answer_cache
-    cached = cache.get((media, body))
-    if cached is not None:
-        return cached.response()
-    result = await evaluate_bounded(_parse_evaluate(body), settings)
-    answer = _encode(result, media)
-    cache.put((media, body), answer, len(answer.body))
+    answer = await answer_evaluate(settings, cache, media, await request.body())
     return answer.response()
-
-
-def _encode(result: Evaluation, media: str) -> CachedAnswer:
-    if media == "text/csv":
-        return CachedAnswer(_csv(result).encode(), "text/csv", ())
-    if media == "application/octet-stream":
-        return _binary(result)
-    payload = {
-        "steps": result.steps,
-        "lr": result.lr,
-        "momentum": result.momentum,
-        "index": result.index,
-    }
-    return CachedAnswer(json_bytes(payload), "application/json", ())
-
-
-def _parse_evaluate(body: bytes) -> EvaluateRequest:
-    try:
-        return EvaluateRequest.model_validate_json(body)
-    except ValidationError as exc:
-        raise InvalidArgument.from_validation(exc) from None
-
-
-def _csv(result: Evaluation) -> str:
-    groups = result.lr.shape[0]
-    columns = [result.index if result.index is not None else np.arange(result.lr.shape[1])]
-    header = ["step"] + [f"lr_{g}" for g in range(groups)]
-    columns += list(result.lr)
-    if result.momentum is not None:
-        header += [f"momentum_{g}" for g in range(groups)]
-        columns += list(result.momentum)
-    out = io.StringIO()
-    out.write(",".join(header) + "\n")
-    table = np.column_stack([np.asarray(c, np.float64) for c in columns]).astype(object)
-    table[:, 0] = table[:, 0].astype(np.int64)
-    for row in table:
-        out.write(",".join(repr(v) if isinstance(v, float) else str(v) for v in row) + "\n")
-    return out.getvalue()
-
-
-def _binary(result: Evaluation) -> CachedAnswer:
-    """Little-endian float64: the lr block (groups x n), then the momentum block if present, then
-    the int64 step index if downsampled. Shapes in headers."""
-    parts = [np.ascontiguousarray(result.lr, "<f8").tobytes()]
-    headers = {
-        "X-Warmstep-Shape": f"{result.lr.shape[0]},{result.lr.shape[1]}",
-        "X-Warmstep-Steps": str(result.steps),
-        "X-Warmstep-Momentum": "0",
-        "X-Warmstep-Index": "0",
-    }
-    if result.momentum is not None:
-        parts.append(np.ascontiguousarray(result.momentum, "<f8").tobytes())
-        headers["X-Warmstep-Momentum"] = "1"
-    if result.index is not None:
-        parts.append(np.ascontiguousarray(result.index, "<i8").tobytes())
-        headers["X-Warmstep-Index"] = "1"
-    return CachedAnswer(b"".join(parts), "application/octet-stream", tuple(headers.items()))
 
 
 @router.get(
