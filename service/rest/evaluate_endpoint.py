@@ -3,11 +3,12 @@
 A 1,000-step evaluate is ~50 µs of parsing, evaluating and encoding, while the framework's
 layers around the route (FastAPI's and Starlette's middleware, the router's matching, the
 request and response objects, the exception layers) cost ~150 µs more of server CPU per
-request (``python -m bench rest``, 1,000-step JSON with distinct bodies: ~355 µs per request
-through the route, ~200 µs here). The served app (:func:`service.main.served`) is this layer
-over the FastAPI app: it takes the POSTs to that path before any of it and answers them with
-the very same bytes, headers and errors as the documented route behind it
-(:mod:`service.rest.routes.schedules`; both call :mod:`service.rest.evaluate_answers`):
+request (``python -m bench rest``, 1,000-step JSON with distinct bodies: 320-355 µs of server
+CPU per request through the route, 180-210 µs here; ``docs/benchmarks.md`` section 2). The
+served app (:func:`service.main.served`) is this layer over the FastAPI app: it takes the POSTs
+to that path before any of it and answers them with the very same bytes, headers and errors as
+the documented route behind it (:mod:`service.rest.routes.schedules`; both call
+:mod:`service.rest.evaluate_answers`):
 
 - the body bound first (``Content-Length`` over ``max_body_bytes``, or a chunked body growing
   past it: 413, as :class:`~service.rest.limits.BodySizeLimit`), then the access check (401);
