@@ -36,12 +36,13 @@ def query_tenant(settings: Settings, tokens: TokenTable, authorization: str) -> 
 async def answer_evaluate(
     settings: Settings,
     cache: AnswerCache[CachedAnswer],
-    media: str,
+    accept: str,
     body: bytes,
 ) -> CachedAnswer:
-    """The encoded answer to ``body`` in ``media`` (``text/csv``, ``application/octet-stream``,
-    else JSON): from the cache when it was asked for recently, else evaluated and kept.
-    Access is checked by the caller first."""
+    """The encoded answer to ``body`` in the first media type of the ``Accept`` header
+    (``text/csv``, ``application/octet-stream``, else JSON): from the cache when it was asked
+    for recently, else evaluated and kept. Access is checked by the caller first."""
+    media = accept.split(",")[0].strip()
     cached = cache.get((media, body))
     if cached is not None:
         return cached

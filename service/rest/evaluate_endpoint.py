@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.answer_cache import CachedAnswer
 from service.rest.errors import error_payload
 from service.rest.evaluate_answers import answer_evaluate, query_tenant
-from service.rest.limits import refuse_too_large
+from service.rest.limits import BodyTooLarge, declared_too_large, refuse_too_large
 from service.rest.responses import json_bytes
 from warmstep.config import Settings
 from warmstep.errors import WarmstepError
@@ -40,10 +40,6 @@ __all__ = ["EVALUATE_PATH", "EvaluateEndpoint"]
 
 EVALUATE_PATH = "/v1/schedules/evaluate"
 CLIENT_GONE = 499
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class _ClientGone(Exception):
@@ -82,16 +78,14 @@ class EvaluateEndpoint:
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
         settings: Settings = self.state.settings
         accept, authorization, length = _headers(scope)
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+        if declared_too_large(length, settings.max_body_bytes):
             await refuse_too_large(send, settings.max_body_bytes)
             return 413
         try:
             query_tenant(settings, self.state.tokens, authorization)
             body = await _read_body(receive, settings.max_body_bytes)
-            answer = await answer_evaluate(
-                settings, self.state.answer_cache, accept.split(",")[0].strip(), body
-            )
-        except _TooLarge:
+            answer = await answer_evaluate(settings, self.state.answer_cache, accept, body)
+        except BodyTooLarge:
             await refuse_too_large(send, settings.max_body_bytes)
             return 413
         except _ClientGone:
@@ -111,7 +105,7 @@ def _route(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def _headers(scope: Scope) -> tuple[str, str, str | None]:
+def _headers(scope: Scope) -> tuple[str, str, bytes | None]:
     """The first ``Accept`` and ``Authorization`` ('' when absent) and the last
     ``Content-Length`` (as :class:`~service.rest.limits.BodySizeLimit` reads it), in one pass
     (ASGI gives the names in lower case)."""
@@ -127,7 +121,7 @@ def _headers(scope: Scope) -> tuple[str, str, str | None]:
     return (
         "" if accept is None else accept.decode("latin-1"),
         "" if authorization is None else authorization.decode("latin-1"),
-        None if length is None else length.decode("latin-1"),
+        length,
     )
 
 
@@ -141,7 +135,7 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
-            raise _TooLarge
+            raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)

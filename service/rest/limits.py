@@ -12,8 +12,17 @@ from service.rest.responses import json_bytes
 from warmstep.errors import ErrorCode
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """A request body read past ``max_body_bytes``."""
+
+
+def declared_too_large(content_length: bytes | None, max_body_bytes: int) -> bool:
+    """Whether a ``Content-Length`` header's value declares a body over ``max_body_bytes``."""
+    return (
+        content_length is not None
+        and content_length.isdigit()
+        and int(content_length) > max_body_bytes
+    )
 
 
 class BodySizeLimit:
@@ -25,8 +34,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared_too_large(dict(scope["headers"]).get(b"content-length"), self.max_body_bytes):
             await self._refuse(send)
             return
         received = 0
@@ -39,14 +47,14 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     refused = True
-                    raise _TooLarge
+                    raise BodyTooLarge
             return message
 
         async def guarded_send(message: Message) -> None:
             if not refused:  # the app's own answer to the aborted read is dropped
                 await send(message)
 
-        with contextlib.suppress(_TooLarge):
+        with contextlib.suppress(BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
         if refused:
             await self._refuse(send)

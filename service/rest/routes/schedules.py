@@ -64,9 +64,9 @@ async def evaluate_route(request: Request) -> Response:
     for recently is answered from :mod:`service.answer_cache` (after the access check)."""
     settings = app_settings(request)
     query_tenant(settings, request.app.state.tokens, request.headers.get("authorization", ""))
-    media = request.headers.get("accept", "").split(",")[0].strip()
+    accept = request.headers.get("accept", "")
     cache: AnswerCache[CachedAnswer] = request.app.state.answer_cache
-    answer = await answer_evaluate(settings, cache, media, await request.body())
+    answer = await answer_evaluate(settings, cache, accept, await request.body())
     return answer.response()
 
 
