@@ -1,9 +1,11 @@
 """Step-shaped fvcore kinds (constant, step, multi-step) written as fills: the same values as
 ``at`` over every step, and as fvcore itself gives them.
 
-:func:`_filled_curve` finds where the index changes from a look every 256 steps and a look at
-every step between two looks that differ; these cases put changes on a look, just after one,
-several within one stride, past the 64 pieces it takes, and fvcore's epsilon moving a boundary.
+:func:`_filled_curve` finds where the index changes in compiled code: from the start of each
+piece it looks 1, 2, 4, ... steps on until the index differs, then bisects; these cases put
+changes on the second step and on the last, at and around powers of two from a piece's start,
+several close together, a piece of one step, one step jumping two milestones, past the 64
+pieces it takes, and fvcore's epsilon moving a boundary.
 fvcore is installed by ``make install-test`` (for the engine benchmark's references); the
 comparisons with the elementwise path run without it.
 """
@@ -81,8 +83,8 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
         2000,
     ),
     (
-        "multi-step, changes just before, on and just after a look (every 256th step), and "
-        "after the last one on the stride",
+        "multi-step, changes around powers of two from a piece's start (255, 257, 512), and "
+        "far apart",
         {
             "type": "MultiStepParamScheduler",
             "values": [6, 5, 4, 3, 2, 1],
@@ -91,6 +93,17 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
             "max_iter": 2000,
         },
         2000,
+    ),
+    (
+        "multi-step, changes on the second step, after a piece of one step, and on the last",
+        {
+            "type": "MultiStepParamScheduler",
+            "values": [4, 3, 2, 1, 0.5],
+            "milestones": [1, 1025, 1026, 4999],
+            "num_updates": 5000,
+            "max_iter": 5000,
+        },
+        5000,
     ),
     (
         "multi-step, epochs longer than steps (one step jumps two milestones)",

@@ -20,7 +20,12 @@ Where fvcore would raise, or Python's ``**`` would treat a power specially (a ba
 positive and finite, a result that is not a normal float or zero), the pass stops and answers
 False: the caller then evaluates fvcore's way, which raises or computes those values as Python
 does. A chunk at a time: the progress, the scheduler's values, then each group's stores.
-Imported on first use (numba); :func:`warm` compiles or loads the loop ahead of time.
+Imported on first use (numba); :func:`warm` compiles or loads the loops ahead of time.
+
+A step-shaped scheduler's span (:class:`~warmstep.schedules.adapters._param_scheduler.Pieces`)
+is written as fills instead, :func:`pieces_filled`: from the start of each piece, the index at
+1, 2, 4, … steps on until it differs, then bisection for the first step where it does (the
+index never falls), then one fill per group; a few dozen looks at the index per piece.
 
 Example: LinearParamScheduler(start_value=1, end_value=0), max_iter 4, base lr 0.5, 5 steps:
 ``0.5, 0.375, 0.25, 0.125, 0.0``.
@@ -36,11 +41,18 @@ import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._cosine import c_cos_into
-from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow, c_pow_into, compiled
+from warmstep.schedules._loops import (
+    CHUNK,
+    SMALLEST_NORMAL,
+    c_pow,
+    c_pow_into,
+    compiled,
+    inlined,
+)
 from warmstep.schedules._parallel import in_slices
-from warmstep.schedules.adapters._param_scheduler import Span
+from warmstep.schedules.adapters._param_scheduler import WHERE_EPSILON, Pieces, Span
 
-__all__ = ["SHAPES", "lr_multiplier", "warm"]
+__all__ = ["SHAPES", "lr_multiplier", "pieces_filled", "warm"]
 
 LINEAR, COSINE, CONSTANT, EXPONENTIAL, POLYNOMIAL = 0, 1, 2, 3, 4
 SHAPES = {
@@ -155,7 +167,109 @@ def _span_pass(
     in_slices(work, span.hi - span.lo)
 
 
+@inlined
+def _piece_index(
+    step: int,
+    max_iter: int,
+    rescaled: bool,
+    offset: float,
+    length: float,
+    scale: float,
+    milestones: FloatArray,
+    searched: bool,
+) -> float:
+    """:meth:`Pieces.index_of` at one step, as a float (a list index past the end or below 0
+    is not converted)."""
+    where = step / max_iter
+    if rescaled:
+        where = (where - offset) / length
+    epoch = math.trunc((where + WHERE_EPSILON) * scale)
+    if searched:
+        return float(np.searchsorted(milestones, epoch, side="right"))
+    return epoch
+
+
+@compiled
+def _pieces(
+    lo: int,
+    hi: int,
+    max_iter: int,
+    rescaled: bool,
+    offset: float,
+    length: float,
+    scale: float,
+    milestones: FloatArray,
+    searched: bool,
+    values: FloatArray,
+    bases: FloatArray,
+    out: FloatArray,
+    most: int,
+) -> bool:
+    def at(step: int) -> float:
+        return _piece_index(step, max_iter, rescaled, offset, length, scale, milestones, searched)
+
+    start = lo
+    index = at(start)
+    pieces = 0
+    while start < hi:
+        pieces += 1
+        if not 0.0 <= index < values.shape[0] or pieces > most:
+            return False
+        same, step = start, 1  # same: the last step known to have this index
+        while True:
+            other = min(same + step, hi)
+            if other == hi or at(other) != index:
+                break
+            same, step = other, 2 * step
+        while other - same > 1:  # the first step with another index is in (same, other]
+            middle = (same + other) // 2
+            if at(middle) == index:
+                same = middle
+            else:
+                other = middle
+        for g in range(bases.shape[0]):
+            value = bases[g] * values[int(index)]  # base_lr * scheduler(where)
+            run = out[g, start:other]  # (indices from 0 vectorize; from start they do not)
+            for i in range(run.shape[0]):
+                run[i] = value
+        start = other
+        if start < hi:
+            index = at(start)
+    return True
+
+
+def pieces_filled(
+    span: Span, pieces: Pieces, max_iter: int, bases: FloatArray, out: FloatArray, most: int
+) -> bool:
+    """``out[:, span.lo:span.hi]`` as fills of ``pieces`` (``bases`` float64, ``out``
+    C-contiguous); False (``out`` then partly written) where the index leaves ``values``
+    somewhere or there are more than ``most`` pieces. ``pieces.where_ok`` is the caller's."""
+    searched = pieces.milestones is not None
+    milestones = pieces.milestones if pieces.milestones is not None else np.empty(0)
+    return bool(
+        _pieces(
+            span.lo,
+            span.hi,
+            max_iter,
+            span.rescaled,
+            span.offset,
+            span.length,
+            pieces.scale,
+            milestones,
+            searched,
+            pieces.values,
+            bases,
+            out,
+            most,
+        )
+    )
+
+
 def warm() -> None:
-    """Compile (or load from the disk cache) this module's loop."""
+    """Compile (or load from the disk cache) this module's loops."""
     for shape in SHAPES:
         lr_multiplier([Span(0, 5, shape, 1.0, 0.5)], 4, np.ones(1), np.empty((1, 5)))
+    for milestones in (None, np.array([2.0])):
+        pieces = Pieces(4.0, milestones, np.array([1.0, 0.5, 0.25, 0.125, 0.0625]))
+        span = Span(0, 5, "pieces", 0.0, 0.0, pieces=pieces)
+        pieces_filled(span, pieces, 4, np.ones(1), np.empty((1, 5)), 8)

@@ -9,9 +9,9 @@ The linear, cosine, constant, exponential and polynomial kinds, and composites o
 ``CompositeParamScheduler``, detectron2's ``WarmupParamScheduler``), run as compiled passes
 (:mod:`._fvcore_loops`) over their :class:`Span` s. A step-shaped kind (constant, step,
 multi-step) also gives its :class:`Pieces`: an index that never falls as ``where`` grows, and
-the value of each index. Its curve is then a few fills (found from the index at every 256th step
-and, where that changed, at the steps between) instead of ``at`` over every step: the same
-values, written at the memory's speed.
+the value of each index. Its curve is then a few fills (where the index changes found in
+compiled code by galloping and bisection: a few dozen looks at it per piece) instead of ``at``
+over every step: the same values, written at the memory's speed.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from warmstep.schedules._libm import pow_like_python
 WHERE_EPSILON = 1e-6  # fvcore ParamScheduler.WHERE_EPSILON
 BoolArray = npt.NDArray[np.bool_]
 IndexArray = npt.NDArray[np.intp]
-_STRIDE = 256  # steps between two looks at a step-shaped kind's index
+_SHORT = 1024  # steps of a step-shaped kind's run: up to this many, its index at every step
 _MOST_PIECES = 64  # more pieces than this: ``at`` over every step
 
 
@@ -167,15 +167,23 @@ def _first_step_past(total: float, divisor: float, lo: int, steps: int) -> int:
 
 
 class Pieces(NamedTuple):
-    """A step-shaped scheduler: ``values[index_of(where)]`` wherever ``at`` does not raise.
-    ``index_of`` must never fall as ``where`` grows (true of any composition of rounded
-    arithmetic, ``trunc`` and a sorted search). ``at`` raises exactly where ``where_ok`` is
-    false (fvcore's range check of ``where``; it must only fail from some ``where`` on) or the
-    index falls outside ``values`` (a list index out of range)."""
+    """A step-shaped scheduler: ``values[index]`` wherever ``at`` does not raise, the index
+    from the epoch ``trunc((where + 1e-6) * scale)``: the epoch itself (fvcore's Step:
+    ``milestones`` None) or how many ``milestones`` (sorted) are at or below it (MultiStep;
+    none for a constant). The index never falls as ``where`` grows. ``at`` raises exactly where
+    ``where_ok`` is false (fvcore's range check of ``where``; it must only fail from some
+    ``where`` on) or the index falls outside ``values`` (a list index out of range)."""
 
-    index_of: Callable[[FloatArray], IndexArray]
+    scale: float
+    milestones: FloatArray | None
     values: FloatArray
     where_ok: Callable[[float], bool] = lambda where: True
+
+    def index_of(self, where: FloatArray) -> IndexArray:
+        epoch = np.trunc((where + WHERE_EPSILON) * self.scale)
+        if self.milestones is None:
+            return epoch.astype(np.intp)
+        return np.searchsorted(self.milestones, epoch, side="right")
 
 
 def param_scheduler_child(value: object, name: str) -> ParamSchedulerParams:
@@ -225,11 +233,12 @@ def _filled_curve(pieces: Pieces, max_iter: int, context: EvalContext) -> Curve 
     """:func:`lr_multiplier_curve` of a step-shaped scheduler as fills, or None (short curves,
     many pieces, or fvcore raising at the last step: the elementwise path names the first)."""
     steps = context.steps
-    if steps < 4 * _STRIDE:
+    if steps < _SHORT:
         return None
     lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
     span = Span(0, steps, "pieces", 0.0, 0.0, pieces=pieces)
-    return Curve(lr=lr) if _filled(span, pieces, max_iter, context.base_lrs, lr) else None
+    bases = np.ascontiguousarray(context.base_lrs, np.float64)
+    return Curve(lr=lr) if _filled(span, pieces, max_iter, bases, lr) else None
 
 
 def _spans_written(spans: Sequence[Span], max_iter: int, bases: FloatArray, lr: FloatArray) -> bool:
@@ -247,40 +256,22 @@ def _spans_written(spans: Sequence[Span], max_iter: int, bases: FloatArray, lr: 
 
 
 def _filled(span: Span, pieces: Pieces, max_iter: int, bases: FloatArray, lr: FloatArray) -> bool:
-    """``lr[:, span.lo:span.hi]`` as fills of a step-shaped scheduler, found from the index at
-    every 256th step and, where that changed, at every step between; False (nothing promised
-    about ``lr``) where there are too many pieces or fvcore raises at the span's last step."""
+    """``lr[:, span.lo:span.hi]`` as fills of a step-shaped scheduler; False (nothing promised
+    about ``lr``) where there are too many pieces or fvcore raises at the span's last step.
+    ``bases`` float64 and ``lr`` C-contiguous."""
     lo, hi = span.lo, span.hi
-    if hi - lo <= 4 * _STRIDE:  # short: the index at every step costs less than the looks
+    if hi - lo <= _SHORT:  # short: the index at every step costs less than a compiled search
         where = span.progress(np.arange(lo, hi), max_iter)
         index = pieces.index_of(where)
         if not _raises_nowhere(pieces, where, index):
             return False
         lr[:, lo:hi] = bases[:, None] * pieces.values[index][None, :]
         return True
-    looked_at = np.append(np.arange(lo, hi - 1, _STRIDE), hi - 1)
-    where = span.progress(looked_at, max_iter)
-    index = pieces.index_of(where)
-    if not _raises_nowhere(pieces, where, index):
+    if not pieces.where_ok(float(span.progress(np.array([hi - 1]), max_iter)[0])):
         return False
-    changed = np.flatnonzero(index[1:] != index[:-1])
-    if changed.size > _MOST_PIECES:
-        return False
-    # a change between looked_at[j] and looked_at[j + 1]: the index at every step between
-    between = np.minimum(looked_at[changed, None] + np.arange(1, _STRIDE + 1), hi - 1)
-    between_index = pieces.index_of(span.progress(between.ravel(), max_iter))
-    between_index = between_index.reshape(between.shape)
-    before = np.concatenate([index[changed, None], between_index[:, :-1]], axis=1)
-    moved = between_index != before
-    starts = np.concatenate([[lo], between[moved]])
-    if starts.shape[0] > _MOST_PIECES:
-        return False
-    values = pieces.values[np.concatenate([index[:1], between_index[moved]])]
-    ends = np.append(starts[1:], hi)
-    products = bases[:, None] * values[None, :]  # base_lr * scheduler(where)
-    for k in range(starts.shape[0]):
-        lr[:, starts[k] : ends[k]] = products[:, k : k + 1]
-    return True
+    from warmstep.schedules.adapters._fvcore_loops import pieces_filled  # imports numba
+
+    return pieces_filled(span, pieces, max_iter, bases, lr, _MOST_PIECES)
 
 
 def _raises_nowhere(pieces: Pieces, where: FloatArray, index: IndexArray) -> bool:

@@ -34,7 +34,6 @@ from warmstep.schedules._libm import cos_like_python
 from warmstep.schedules._registry import NestedSchedules, register
 from warmstep.schedules.adapters._param_scheduler import (
     WHERE_EPSILON,
-    IndexArray,
     ParamSchedulerParams,
     Pieces,
     Span,
@@ -72,11 +71,8 @@ class ConstantParamScheduler(ParamSchedulerParams):
         return np.full(where.shape, self.value)
 
     def pieces(self) -> Pieces:
-        return Pieces(
-            lambda where: np.zeros(where.shape, np.intp),
-            np.array([self.value]),
-            lambda where: where < 1.0,  # as at() raises
-        )
+        # no milestones: index 0 at every step
+        return Pieces(0.0, np.empty(0), np.array([self.value]), lambda where: where < 1.0)
 
     def compiled_shape(self) -> tuple[str, float, float]:
         return "constant", self.value, 0.0
@@ -162,13 +158,12 @@ class MultiStepParamScheduler(ParamSchedulerParams):
 
     def pieces(self) -> Pieces:
         milestones, num_updates = _multistep_bounds(self.values, self.num_updates, self.milestones)
-        sorted_milestones = np.asarray(milestones, dtype=np.float64)
-
-        def index(where: FloatArray) -> IndexArray:
-            epoch = np.trunc((where + WHERE_EPSILON) * num_updates)
-            return np.searchsorted(sorted_milestones, epoch, side="right")
-
-        return Pieces(index, np.asarray(self.values, dtype=np.float64), lambda w: w <= 1.0)
+        return Pieces(
+            float(num_updates),
+            np.asarray(milestones, dtype=np.float64),
+            np.asarray(self.values, dtype=np.float64),
+            lambda where: where <= 1.0,  # as at() raises
+        )
 
 
 def _multistep_bounds(
@@ -222,8 +217,7 @@ def _step_at(values: FloatArray, where: FloatArray) -> FloatArray:
 
 def _step_pieces(values: FloatArray) -> Pieces:
     """:func:`_step_at` where it does not raise, for ``where >= 0`` (no index below 0)."""
-    n = values.shape[0]
-    return Pieces(lambda where: np.trunc((where + WHERE_EPSILON) * n).astype(np.intp), values)
+    return Pieces(float(values.shape[0]), None, values)
 
 
 class StepParamScheduler(ParamSchedulerParams):
