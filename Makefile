@@ -52,11 +52,11 @@ test: install-test checkgenerate
 
 lint: install-test
 	$(VENV)/bin/ruff check warmstep service worker tests scripts bench
-	$(VENV)/bin/ruff format --check warmstep service worker scripts
-	$(VENV)/bin/mypy warmstep service worker
+	$(VENV)/bin/ruff format --check warmstep service worker scripts bench tests
+	$(VENV)/bin/mypy warmstep service worker bench
 
 format: install-test
-	$(VENV)/bin/ruff format warmstep service worker scripts
+	$(VENV)/bin/ruff format warmstep service worker scripts bench tests
 	$(VENV)/bin/ruff check --fix warmstep service worker tests scripts bench
 
 generate: install-test

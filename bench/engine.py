@@ -19,7 +19,7 @@ import math
 import pstats
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -123,7 +123,7 @@ def engine_seconds(kind: Kind, spec: dict[str, Any], steps: int, repeats: int) -
 SHORT_CALLS = 50  # engine calls per timed run of a short curve
 
 
-def short_curve_table(size: Size) -> Table:
+def short_curve_table(size: Size, kinds: Sequence[Kind]) -> Table:
     """Every kind at ``size.short_steps`` steps (a dashboard's query): the engine's time per
     call (the fastest of ``size.repeats`` runs of :data:`SHORT_CALLS` calls each, resolution
     included) against the real scheduler stepped as often (fastest of as many runs)."""
@@ -132,7 +132,7 @@ def short_curve_table(size: Size) -> Table:
         f"Engine: {n:,}-step curve per kind (a dashboard's query) vs stepping the real scheduler",
         ["kind", "library", "engine us", "reference us", "ratio"],
     )
-    for kind in all_kinds():
+    for kind in kinds:
         spec = spec_for(kind.library.value, kind.name, n)
         metrics = metric_series(n) if kind.takes_metrics else None
 
@@ -172,7 +172,28 @@ def profile_kind(kind: Kind, steps: int, top: int = 8) -> str:
     return "\n".join(f"    {ln}" for ln in lines[start : start + top + 1])
 
 
-def run(size: Size, *, profile: bool = False) -> list[Table]:
+def selected_kinds(only: Sequence[str] | None) -> list[Kind]:
+    """Every kind in table order, or those named ``library:Name`` in ``only`` (in its
+    order); ValueError naming any that is not a kind."""
+    kinds = all_kinds()
+    if not only:
+        return kinds
+    by_name = {f"{k.library.value}:{k.name}": k for k in kinds}
+    unknown = [name for name in only if name not in by_name]
+    if unknown:
+        raise ValueError(
+            f"unknown kind {', '.join(unknown)} (write library:Name, e.g. torch:StepLR)"
+        )
+    return [by_name[name] for name in only]
+
+
+def fill_seconds(steps: int, repeats: int) -> float:
+    """A new array of ``steps`` float64 written with one value, the least any curve costs."""
+    return best_of(repeats, lambda: np.empty(steps, np.float64).fill(0.1))
+
+
+def run(size: Size, *, profile: bool = False, only: Sequence[str] | None = None) -> list[Table]:
+    kinds = selected_kinds(only)
     n, ref_n = size.engine_steps, size.reference_steps
     keep = Settings().malloc_keep_bytes
     kept = keep_freed_memory(keep)  # as the front end runs the engine
@@ -182,8 +203,10 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
         ["kind", "library", "engine ms", "reference ms", "ratio", "note"],
     )
     misses: list[Kind] = []
-    libraries = dict.fromkeys(k.library.value for k in all_kinds())  # in table order
-    for kind in all_kinds():
+    libraries = dict.fromkeys(k.library.value for k in kinds)  # in table order
+    fills = []
+    for kind in kinds:
+        fills.append(fill_seconds(n, size.repeats))  # beside each row: the machine drifts
         spec = spec_for(kind.library.value, kind.name, n)
         engine = engine_seconds(kind, spec, n, size.repeats)
         steps = library_references.reference_steps(kind.library.value, ref_n)
@@ -218,13 +241,16 @@ def run(size: Size, *, profile: bool = False) -> list[Table]:
         f"reference: best of {size.repeats} runs of {ref_n:,} steps of the real "
         f"torch/transformers scheduler (read lr, step()), scaled x{n / ref_n:g}; "
         + library_references.notes(ref_n, n)
-        + f"; {', '.join(unreferenced)}: no reference in this venv",
+        + (f"; {', '.join(unreferenced)}: no reference in this venv" if unreferenced else ""),
         f"closed-form kinds with a reference: {len(ratios)}, geometric mean ratio "
         f"{geometric_mean(ratios):.0f}x (per library: "
         + ", ".join(f"{lib} {geometric_mean(r):.0f}x" for lib, r in per_library.items() if r)
         + f"), below {TARGET:.0f}x: {', '.join(k.name for k in misses) or 'none'}",
+        f"writing {n:,} float64 alone (a new array filled with one value, best of "
+        f"{size.repeats}, before each row): {min(fills) * 1e3:.3g}-{max(fills) * 1e3:.3g} ms, "
+        f"median {float(np.median(fills)) * 1e3:.3g}: no curve costs less",
     ]
-    tables = [table, short_curve_table(size)]
+    tables = [table, short_curve_table(size, kinds)]
     library_references.stop_children()  # optax's child process (jax) is done
     if profile:
         for kind in misses:

@@ -52,6 +52,7 @@ from bench._common import no_gc
 from warmstep.schedules import Kind
 
 Spec = dict[str, Any]
+Floats = Sequence[float] | np.ndarray  # base lrs and metrics, as lists or arrays
 Rows = list[list[float]]  # per step, one lr per param group
 Loop = Callable[[], Rows]  # runs the whole loop once on a freshly built scheduler
 Prepare = Callable[[Any, Spec, int, list[float], list[float] | None], Loop]
@@ -337,8 +338,8 @@ def _reference(
     kind: Kind,
     spec: Spec,
     steps: int,
-    base_lrs: Sequence[float],
-    metrics: Sequence[float] | None,
+    base_lrs: Floats,
+    metrics: Floats | None,
     timed: bool,
 ) -> Any:
     library = kind.library.value
@@ -352,8 +353,8 @@ def reference_seconds(
     kind: Kind,
     spec: Spec,
     steps: int,
-    base_lrs: Sequence[float],
-    metrics: Sequence[float] | None = None,
+    base_lrs: Floats,
+    metrics: Floats | None = None,
 ) -> float | None:
     """Seconds for ``steps`` steps of the library's loop on a freshly built schedule (building not
     timed, garbage collector off), or None when the kind's library has no reference here."""
@@ -365,8 +366,8 @@ def reference_values(
     kind: Kind,
     spec: Spec,
     steps: int,
-    base_lrs: Sequence[float],
-    metrics: Sequence[float] | None = None,
+    base_lrs: Floats,
+    metrics: Floats | None = None,
 ) -> np.ndarray | None:
     """The lrs the library's loop reads for steps ``0 .. steps-1``, shape ``(groups, steps)`` as the
     engine's ``Curve.lr``, or None when the kind's library has no reference here."""

@@ -206,12 +206,17 @@ def test_many_pieces_go_through_every_step() -> None:
     np.testing.assert_array_equal(resolve_spec(spec).evaluate(context).lr, _elementwise(spec, 4000))
 
 
-def test_short_curves_go_through_every_step() -> None:
-    spec = {"type": "ConstantParamScheduler", "value": 0.5, "max_iter": 100}
-    params = _params(spec)
-    pieces = params.pieces()
-    assert pieces is not None
-    assert _filled_curve(pieces, 100, EvalContext(100, BASE_LRS)) is None
+@pytest.mark.parametrize("steps", [1, 2, 100, 1023])
+def test_short_curves_are_filled_too(steps: int) -> None:
+    """A dashboard's short curve: the same compiled fills, the same values as every step's."""
+    spec = {
+        "type": "MultiStepParamScheduler",
+        "values": [1, 0.5, 0.25],
+        "milestones": [1, 50],
+        "num_updates": 2000,
+        "max_iter": 2000,
+    }
+    np.testing.assert_array_equal(_filled(spec, steps), _elementwise(spec, steps))
 
 
 @pytest.mark.parametrize(

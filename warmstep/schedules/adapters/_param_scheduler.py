@@ -33,7 +33,6 @@ from warmstep.schedules._libm import pow_like_python
 WHERE_EPSILON = 1e-6  # fvcore ParamScheduler.WHERE_EPSILON
 BoolArray = npt.NDArray[np.bool_]
 IndexArray = npt.NDArray[np.intp]
-_SHORT = 1024  # steps of a step-shaped kind's run: up to this many, its index at every step
 _MOST_PIECES = 64  # more pieces than this: ``at`` over every step
 
 
@@ -105,6 +104,11 @@ class Span(NamedTuple):
     def progress(self, steps: IndexArray, max_iter: int) -> FloatArray:
         """The scheduler's ``where`` at each of ``steps``, with fvcore's arithmetic."""
         where: FloatArray = steps / float(max_iter)
+        return (where - self.offset) / self.length if self.rescaled else where
+
+    def progress_at(self, step: int, max_iter: int) -> float:
+        """:meth:`progress` at one step (the same float operations)."""
+        where = step / float(max_iter)
         return (where - self.offset) / self.length if self.rescaled else where
 
 
@@ -230,13 +234,10 @@ def lr_multiplier_curve(
 
 
 def _filled_curve(pieces: Pieces, max_iter: int, context: EvalContext) -> Curve | None:
-    """:func:`lr_multiplier_curve` of a step-shaped scheduler as fills, or None (short curves,
-    many pieces, or fvcore raising at the last step: the elementwise path names the first)."""
-    steps = context.steps
-    if steps < _SHORT:
-        return None
-    lr = np.empty((context.base_lrs.shape[0], steps), np.float64)
-    span = Span(0, steps, "pieces", 0.0, 0.0, pieces=pieces)
+    """:func:`lr_multiplier_curve` of a step-shaped scheduler as fills, or None (many pieces,
+    or fvcore raising somewhere: the elementwise path names the first step that raises)."""
+    lr = np.empty((context.base_lrs.shape[0], context.steps), np.float64)
+    span = Span(0, context.steps, "pieces", 0.0, 0.0, pieces=pieces)
     bases = np.ascontiguousarray(context.base_lrs, np.float64)
     return Curve(lr=lr) if _filled(span, pieces, max_iter, bases, lr) else None
 
@@ -257,27 +258,16 @@ def _spans_written(spans: Sequence[Span], max_iter: int, bases: FloatArray, lr: 
 
 def _filled(span: Span, pieces: Pieces, max_iter: int, bases: FloatArray, lr: FloatArray) -> bool:
     """``lr[:, span.lo:span.hi]`` as fills of a step-shaped scheduler; False (nothing promised
-    about ``lr``) where there are too many pieces or fvcore raises at the span's last step.
-    ``bases`` float64 and ``lr`` C-contiguous."""
-    lo, hi = span.lo, span.hi
-    if hi - lo <= _SHORT:  # short: the index at every step costs less than a compiled search
-        where = span.progress(np.arange(lo, hi), max_iter)
-        index = pieces.index_of(where)
-        if not _raises_nowhere(pieces, where, index):
-            return False
-        lr[:, lo:hi] = bases[:, None] * pieces.values[index][None, :]
+    about ``lr``) where there are too many pieces or fvcore raises somewhere (its range check
+    fails at the span's last step, or the index leaves the list). ``bases`` float64 and ``lr``
+    C-contiguous."""
+    if span.hi <= span.lo:
         return True
-    if not pieces.where_ok(float(span.progress(np.array([hi - 1]), max_iter)[0])):
+    if not pieces.where_ok(span.progress_at(span.hi - 1, max_iter)):
         return False
     from warmstep.schedules.adapters._fvcore_loops import pieces_filled  # imports numba
 
     return pieces_filled(span, pieces, max_iter, bases, lr, _MOST_PIECES)
-
-
-def _raises_nowhere(pieces: Pieces, where: FloatArray, index: IndexArray) -> bool:
-    """fvcore's errors only grow with ``where`` (and the index never falls): none at the last
-    of the ``where`` looked at and its index in the list, none at all."""
-    return pieces.where_ok(float(where[-1])) and 0 <= index[0] <= index[-1] < len(pieces.values)
 
 
 def evaluate_param_scheduler(params: ParamSchedulerParams, context: EvalContext) -> Curve:
