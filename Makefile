@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
+# make test runs the test files on this many processes (pytest-xdist; each file stays on one, so
+# a module's stack starts once); 0 runs them in this process, one after another.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint format generate checkgenerate bench fuzz clean install-run install-test
 
@@ -47,7 +50,7 @@ run: install-run
 
 test: install-test checkgenerate
 	@mkdir -p test-output
-	$(PY) -m pytest $(PYTEST_ARGS) --junitxml=test-output/junit.xml; rc=$$?; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) --junitxml=test-output/junit.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint: install-test
