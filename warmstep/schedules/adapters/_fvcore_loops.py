@@ -167,19 +167,16 @@ def _span_pass(
     in_slices(work, span.hi - span.lo)
 
 
+# How a span's step becomes its piece index (:meth:`Pieces.index_of` with the span's progress):
+# max_iter, rescaled, offset, length, scale, milestones, searched (whether there are milestones)
+IndexArithmetic = tuple[int, bool, float, float, float, FloatArray, bool]
+
+
 @inlined
-def _piece_index(
-    step: int,
-    max_iter: int,
-    rescaled: bool,
-    offset: float,
-    length: float,
-    scale: float,
-    milestones: FloatArray,
-    searched: bool,
-) -> float:
+def _piece_index(step: int, arithmetic: IndexArithmetic) -> float:
     """:meth:`Pieces.index_of` at one step, as a float (a list index past the end or below 0
     is not converted)."""
+    max_iter, rescaled, offset, length, scale, milestones, searched = arithmetic
     where = step / max_iter
     if rescaled:
         where = (where - offset) / length
@@ -193,23 +190,14 @@ def _piece_index(
 def _pieces(
     lo: int,
     hi: int,
-    max_iter: int,
-    rescaled: bool,
-    offset: float,
-    length: float,
-    scale: float,
-    milestones: FloatArray,
-    searched: bool,
+    arithmetic: IndexArithmetic,
     values: FloatArray,
     bases: FloatArray,
     out: FloatArray,
     most: int,
 ) -> bool:
-    def at(step: int) -> float:
-        return _piece_index(step, max_iter, rescaled, offset, length, scale, milestones, searched)
-
     start = lo
-    index = at(start)
+    index = _piece_index(start, arithmetic)
     pieces = 0
     while start < hi:
         pieces += 1
@@ -218,12 +206,12 @@ def _pieces(
         same, step = start, 1  # same: the last step known to have this index
         while True:
             other = min(same + step, hi)
-            if other == hi or at(other) != index:
+            if other == hi or _piece_index(other, arithmetic) != index:
                 break
             same, step = other, 2 * step
         while other - same > 1:  # the first step with another index is in (same, other]
             middle = (same + other) // 2
-            if at(middle) == index:
+            if _piece_index(middle, arithmetic) == index:
                 same = middle
             else:
                 other = middle
@@ -234,7 +222,7 @@ def _pieces(
                 run[i] = value
         start = other
         if start < hi:
-            index = at(start)
+            index = _piece_index(start, arithmetic)
     return True
 
 
@@ -246,23 +234,16 @@ def pieces_filled(
     somewhere or there are more than ``most`` pieces. ``pieces.where_ok`` is the caller's."""
     searched = pieces.milestones is not None
     milestones = pieces.milestones if pieces.milestones is not None else np.empty(0)
-    return bool(
-        _pieces(
-            span.lo,
-            span.hi,
-            max_iter,
-            span.rescaled,
-            span.offset,
-            span.length,
-            pieces.scale,
-            milestones,
-            searched,
-            pieces.values,
-            bases,
-            out,
-            most,
-        )
+    arithmetic = (
+        int(max_iter),
+        bool(span.rescaled),
+        float(span.offset),
+        float(span.length),
+        float(pieces.scale),
+        milestones,
+        searched,
     )
+    return bool(_pieces(int(span.lo), int(span.hi), arithmetic, pieces.values, bases, out, most))
 
 
 def warm() -> None:
