@@ -37,12 +37,13 @@ from warmstep.schedules._loops import (
     fma,
     glibc_bounds_stated,
     inlined,
+    lowest_bit,
+    nan_bits,
 )
 
 __all__ = ["c_cos_into", "cosine_table", "flagged_cosines"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 _POINTS_PER_UNIT = 1024  # table points t = j / 1024
 _STEP = 1.0 / _POINTS_PER_UNIT
@@ -139,9 +140,9 @@ def _certain_cos(
 
 
 @inlined
-def c_cos_into(x: FloatArray, out: FloatArray, m: int, todo: IntArray) -> int:
+def c_cos_into(x: FloatArray, out: FloatArray, m: int) -> int:
     """``out[i] = cos(x[i])`` for ``i < m``, the C library's ``cos`` (``x`` and ``out``
-    distinct, ``todo`` at least ``m`` long): runs of arguments within the table's reach in
+    distinct): runs of arguments within the table's reach in
     vectorized passes of :func:`_certain_cos`, the rest (and the uncertain) by ``cos``.
     Returns how many values called ``cos``."""
     if not _CERTAIN:
@@ -184,23 +185,22 @@ def c_cos_into(x: FloatArray, out: FloatArray, m: int, todo: IntArray) -> int:
         start += size
     if called == m:  # no run within reach: nothing to look at again
         return m
-    count = 0
-    for i in range(m):  # no branch: the uncertain gathered by index, ~4% of them (and any
-        todo[count] = i  # NaN cos gave above, called again)
-        count += math.isnan(out[i])
-    for k in range(count):
-        i = todo[k]
-        out[i] = math.cos(x[i])
-    return called + count
+    for block in range(0, m, 64):  # the uncertain, ~4% of them (and any NaN cos gave above,
+        bits = nan_bits(out, block, min(m, block + 64))  # called again)
+        while bits:
+            i = block + lowest_bit(bits)
+            out[i] = math.cos(x[i])
+            called += 1
+            bits &= bits - 1
+    return called
 
 
 @compiled
 def _cosines(x: FloatArray, out: FloatArray) -> int:
-    todo = np.empty(CHUNK, np.int64)
     called = 0
     for start in range(0, x.shape[0], CHUNK):
         m = min(CHUNK, x.shape[0] - start)
-        called += c_cos_into(x[start:], out[start:], m, todo)
+        called += c_cos_into(x[start:], out[start:], m)
     return called
 
 

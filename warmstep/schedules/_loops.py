@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from llvmlite import ir
 from numba.core import types
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
 from warmstep.schedules._parallel import in_slices
@@ -55,6 +56,8 @@ __all__ = [
     "fma",
     "glibc_bounds_stated",
     "inlined",
+    "lowest_bit",
+    "nan_bits",
     "powers",
     "powers_of",
     "unary",
@@ -62,7 +65,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 F = TypeVar("F", bound=Callable[..., Any])
 
 SMALLEST_NORMAL = float(np.finfo(np.float64).smallest_normal)
@@ -175,6 +177,7 @@ def _opaque_intrinsic(typing_context: Any, x: Any) -> Any:
 fma: Callable[[float, float, float], float] = _fma_intrinsic  # type: ignore[assignment]
 binade: Callable[[float], float] = _binade_intrinsic  # type: ignore[assignment]
 _opaque: Callable[[float], float] = _opaque_intrinsic  # type: ignore[assignment]
+_trailing_zeros: Callable[[int], int] = trailing_zeros  # type: ignore[assignment]
 
 
 def glibc_bounds_stated() -> bool:
@@ -190,6 +193,24 @@ def glibc_bounds_stated() -> bool:
 
 
 _CERTAIN_POWERS = _OPAQUE_CONSTRAINT is not None and glibc_bounds_stated()
+
+
+@inlined
+def nan_bits(values: FloatArray, start: int, stop: int) -> int:
+    """Bit ``k`` set where ``values[start + k]`` is NaN, for ``start + k < stop <= start +
+    64``: one vectorized pass (a branch or a gathered index per value would be a serial chain),
+    after which a loop over the set bits (:func:`lowest_bit`) visits only the NaNs."""
+    block = values[start:stop]  # (indices from 0: the loop vectorizes)
+    bits = 0
+    for k in range(stop - start):
+        bits |= int(math.isnan(block[k])) << k
+    return bits
+
+
+@inlined
+def lowest_bit(bits: int) -> int:
+    """The index of the lowest set bit of a nonzero ``bits``."""
+    return _trailing_zeros(bits)
 
 
 @inlined
@@ -246,11 +267,11 @@ def c_pow(x: float, y: float) -> float:
 
 
 @inlined
-def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int, todo: IntArray) -> None:
+def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int) -> None:
     """``out[i] = c_pow(x[i], y)`` for ``i < m``: for squares and square roots a vectorized
-    pass of :func:`_certain_square` or :func:`_certain_root`, the indices where it gave NaN
-    gathered without a branch into ``todo`` (at least ``m`` long), then ``pow`` at those (~1 in
-    40 near 1, at random: a test and branch per value would be mispredicted at every one)."""
+    pass of :func:`_certain_square` or :func:`_certain_root`, then ``pow`` where it gave NaN
+    (~1 in 40 near 1, at random: a test and branch per value would be mispredicted at every
+    one), found 64 values at a time by :func:`nan_bits`."""
     if _CERTAIN_POWERS and (y == 2.0 or y == 0.5):
         if y == 2.0:
             for i in range(m):
@@ -258,14 +279,13 @@ def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int, todo: IntArray)
         else:
             for i in range(m):
                 out[i] = _certain_root(x[i])
-        count = 0
-        for i in range(m):
-            todo[count] = i
-            count += math.isnan(out[i])
         exponent = _opaque(y)
-        for j in range(count):
-            i = todo[j]
-            out[i] = x[i] ** exponent
+        for block in range(0, m, 64):
+            bits = nan_bits(out, block, min(m, block + 64))
+            while bits:
+                i = block + lowest_bit(bits)
+                out[i] = x[i] ** exponent
+                bits &= bits - 1
     else:
         for i in range(m):
             out[i] = x[i] ** y
@@ -305,10 +325,9 @@ def powers(base: FloatArray, exponent: FloatArray, out: FloatArray) -> npt.NDArr
 @compiled
 def _powers_of(base: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], y: float) -> None:
     finite_exponent = -np.inf < y < np.inf
-    todo = np.empty(CHUNK, np.int64)
     for start in range(0, base.shape[0], CHUNK):
         m = min(CHUNK, base.shape[0] - start)
-        c_pow_into(base[start:], y, out[start:], m, todo)
+        c_pow_into(base[start:], y, out[start:], m)
     for i in range(base.shape[0]):  # no branch: a flag for every value
         x, value = base[i], out[i]
         normal = SMALLEST_NORMAL <= value < np.inf  # NaN too: a result Python must make

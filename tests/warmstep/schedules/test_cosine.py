@@ -151,8 +151,7 @@ def test_share_of_a_curve_that_calls_cos(steps: int, most: float, falling: bool)
 @_loops.compiled
 def _into_prefix(x: np.ndarray, m: int) -> np.ndarray:
     out = np.full(x.shape[0], -2.0)
-    todo = np.empty(x.shape[0], np.int64)
-    _cosine.c_cos_into(x, out, m, todo)
+    _cosine.c_cos_into(x, out, m)
     return out
 
 

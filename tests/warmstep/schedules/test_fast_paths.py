@@ -825,7 +825,7 @@ def _squares_with_a_constant(x: np.ndarray) -> np.ndarray:
 @_loops.compiled
 def _squares_into(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
-    _loops.c_pow_into(x, 2.0, out, x.shape[0], np.empty(x.shape[0], np.int64))
+    _loops.c_pow_into(x, 2.0, out, x.shape[0])
     return out
 
 
@@ -1025,8 +1025,7 @@ def _roots_with_a_constant(x: np.ndarray) -> np.ndarray:
 @_loops.compiled
 def _roots_into(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
-    todo = np.empty(x.shape[0], np.int64)
-    _loops.c_pow_into(x, 0.5, out, x.shape[0], todo)
+    _loops.c_pow_into(x, 0.5, out, x.shape[0])
     return out
 
 
@@ -1085,3 +1084,30 @@ def test_most_square_roots_skip_pow() -> None:
     far = np.isnan(_certain_roots(near * 2.0**-60)).mean()
     assert 0.07 < far < 0.11
     assert np.isnan(_certain_roots(np.array([0.0, 5e-324, -1.0, np.inf, np.nan]))).all()
+
+
+@_loops.compiled
+def _nan_positions(values: np.ndarray) -> np.ndarray:
+    found = np.empty(values.shape[0], np.int64)
+    count = 0
+    for block in range(0, values.shape[0], 64):
+        bits = _loops.nan_bits(values, block, min(values.shape[0], block + 64))
+        while bits:
+            found[count] = block + _loops.lowest_bit(bits)
+            count += 1
+            bits &= bits - 1
+    return found[:count]
+
+
+@pytest.mark.parametrize("length", [1, 63, 64, 65, 200, 256])
+def test_nan_bits_visit_every_nan_once_in_order(length: int) -> None:
+    """Bit 63 (the sign bit of the mask), the first value of the next block and a last block
+    shorter than 64 included."""
+    rng = np.random.default_rng(length)
+    values = rng.uniform(0, 1, length)
+    chosen = {0, 62, 63, 64, 127, 128, length - 1} & set(range(length))
+    chosen |= set(rng.choice(length, length // 10, replace=False).tolist())
+    values[sorted(chosen)] = np.nan
+    assert _nan_positions(values).tolist() == sorted(chosen)
+    assert _nan_positions(np.ones(length)).tolist() == []
+    assert _nan_positions(np.full(length, np.nan)).tolist() == list(range(length))

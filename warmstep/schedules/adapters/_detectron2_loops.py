@@ -28,13 +28,12 @@ __all__ = ["cosine_after_warmup", "warm"]
 @compiled
 def _cosine(lo: int, hi: int, max_iters: int, halves: FloatArray, out: FloatArray) -> None:
     angles, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     divisor = float(max_iters)
     for first in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - first)
         for j in range(m):
             angles[j] = math.pi * float(first + j) / divisor
-        c_cos_into(angles, values, m, todo)
+        c_cos_into(angles, values, m)
         for g in range(out.shape[0]):
             half = halves[g]
             row = out[g, first : first + m]

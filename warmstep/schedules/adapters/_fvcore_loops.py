@@ -80,7 +80,6 @@ def _span(
     failed: npt.NDArray[np.bool_],
 ) -> None:
     where, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     divisor = float(max_iter)
     half_range = 0.5 * (a - b)
     finite_b = -np.inf < b < np.inf
@@ -98,7 +97,7 @@ def _span(
         elif shape == COSINE:
             for j in range(m):
                 where[j] = math.pi * where[j]
-            c_cos_into(where, values, m, todo)
+            c_cos_into(where, values, m)
             for j in range(m):
                 values[j] = b + half_range * (1.0 + values[j])
         elif shape == CONSTANT:
@@ -116,7 +115,7 @@ def _span(
                 where[j] = 1.0 - where[j]
                 bad |= not (0.0 < where[j] < np.inf and finite_b)
             if not bad:
-                c_pow_into(where, b, values, m, todo)
+                c_pow_into(where, b, values, m)
                 for j in range(m):
                     power = values[j]
                     bad |= not (SMALLEST_NORMAL <= power < np.inf or power == 0.0)

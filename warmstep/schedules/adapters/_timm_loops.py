@@ -61,7 +61,6 @@ def _cycles(
     power, and ``python[i]`` marks a time whose power Python must compute (a result that is not
     a normal float); TANH: ``a`` and ``b`` are ``lb`` and ``ub``."""
     terms, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     position = lo
     while position < hi:
         t = first + position
@@ -80,13 +79,13 @@ def _cycles(
         if shape == COSINE:  # 1 + cos(pi * t_curr / t_i)
             for j in range(m):
                 values[j] = math.pi * float(offset + j) / float(period)
-            c_cos_into(values, terms, m, todo)
+            c_cos_into(values, terms, m)
             for j in range(m):
                 terms[j] = 1 + terms[j]
         elif shape == POLY:  # (1 - t_curr / t_i) ** power, the C library's pow
             for j in range(m):
                 values[j] = 1 - float(offset + j) / float(period)
-            c_pow_into(values, a, terms, m, todo)
+            c_pow_into(values, a, terms, m)
             flags = python[position:stop]
             for j in range(m):
                 flags[j] = not (SMALLEST_NORMAL <= terms[j] < np.inf or terms[j] == 0.0)

@@ -173,7 +173,6 @@ def _cosine(
     angles, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
     _store_warmup(lo, hi, warmup, ramp, warmup_rate, bases, out, values)
     span = float(max(1, training - warmup))
-    todo = np.empty(CHUNK, np.int64)
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
         for i in range(m):
@@ -182,7 +181,7 @@ def _cosine(
         infinite = _first_infinite(angles, m)
         if infinite != NO_FAILURE:
             return start + infinite
-        c_cos_into(angles, values, m, todo)
+        c_cos_into(angles, values, m)
         for i in range(m):
             value = 0.5 * (1.0 + values[i])
             if with_rate:
@@ -233,7 +232,6 @@ def _hard_restarts(
     _store_warmup(lo, hi, warmup, _RAMP, 0.0, bases, out, values)
     span = float(max(1, training - warmup))
     progress = np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     for start in range(max(lo, warmup), hi, CHUNK):
         m = min(CHUNK, hi - start)
         for i in range(m):
@@ -244,7 +242,7 @@ def _hard_restarts(
             elif phase == 0.0:
                 phase = 0.0
             angles[i] = math.pi * phase
-        c_cos_into(angles, values, m, todo)
+        c_cos_into(angles, values, m)
         for i in range(m):
             if progress[i] >= 1.0:
                 values[i] = 0.0
@@ -304,13 +302,12 @@ def _polynomial(
     values = np.empty(CHUNK, np.float64)
     _store_warmup(lo, hi, warmup, _RAMP, 0.0, bases, out, values)
     powered = np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     decay_end = min(hi, training + 1)
     for start in range(max(lo, warmup), decay_end, CHUNK):
         m = min(CHUNK, decay_end - start)
         for i in range(m):
             values[i] = 1 - (start + i - warmup) / (training - warmup)
-        c_pow_into(values, power, powered, m, todo)
+        c_pow_into(values, power, powered, m)
         for i in range(m):
             values[i] = ((lr_init - lr_end) * powered[i] + lr_end) / lr_init
         _store_chunk(out, bases, start, values, m)

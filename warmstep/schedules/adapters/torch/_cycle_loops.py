@@ -105,7 +105,6 @@ def _phase(
 ) -> None:
     with_momentum = momentum.shape[0] > 0
     shape, angles = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     for first in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - first)
         for i in range(m):
@@ -113,7 +112,7 @@ def _phase(
         if cosine:  # the C library's cos alone in its loop: no values to spill around the call
             for i in range(m):
                 angles[i] = math.pi * shape[i]
-            c_cos_into(angles, shape, m, todo)
+            c_cos_into(angles, shape, m)
             for i in range(m):
                 shape[i] = shape[i] + 1
         for g in range(lr_from.shape[0]):
@@ -204,7 +203,6 @@ def _warm_restarts(
         while start + length <= position:
             start, length = start + length, length * mult
     angle, cosine = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     for chunk in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - chunk)
         i = 0
@@ -217,7 +215,7 @@ def _warm_restarts(
             for k in range(run):  # (indices from 0: the loop vectorizes)
                 run_angle[k] = math.pi * (offset + k) / length
             i += run
-        c_cos_into(angle, cosine, m, todo)  # the C library's cos alone in its loop
+        c_cos_into(angle, cosine, m)  # the C library's cos alone in its loop
         for g in range(bases.shape[0]):
             span, row = bases[g] - eta, out[g, chunk : chunk + m]
             for i in range(m):  # eta_min + (base_lr - eta_min) * (1 + cos(...)) / 2

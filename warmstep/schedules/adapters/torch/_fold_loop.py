@@ -81,12 +81,11 @@ def _cosine_ratios(lo: int, hi: int, first: int, t: int, ratio: FloatArray) -> N
     """``ratio[i] = (1 + cos(pi*e/t)) / (1 + cos(pi*(e-1)/t))`` at epoch ``e = first + i``, for
     ``i`` in ``lo .. hi-1``: each chunk's cosines (one more than its ratios) in a tight loop."""
     angles, values = np.empty(CHUNK + 1, np.float64), np.empty(CHUNK + 1, np.float64)
-    todo = np.empty(CHUNK + 1, np.int64)
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         for j in range(m + 1):
             angles[j] = math.pi * (first + start + j - 1) / t  # epoch e - 1 of ratio start + j
-        c_cos_into(angles, values, m + 1, todo)
+        c_cos_into(angles, values, m + 1)
         ratios = ratio[start : start + m]  # (a slice from 0: ratio[start + j] vectorizes worse)
         for j in range(m):
             ratios[j] = (1 + values[j + 1]) / (1 + values[j])

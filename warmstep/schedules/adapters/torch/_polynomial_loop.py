@@ -32,7 +32,6 @@ def _factors(
 ) -> None:
     base = np.empty(CHUNK, np.float64)
     remaining = np.empty(CHUNK + 1, np.float64)
-    todo = np.empty(CHUNK, np.int64)
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         for k in range(m + 1):  # 1 - e/T at epochs start .. start + m: each call's numerator
@@ -40,7 +39,7 @@ def _factors(
         for k in range(m):
             base[k] = remaining[k + 1] / remaining[k]
         factors, flags = out[start : start + m], python[start : start + m]
-        c_pow_into(base, power, factors, m, todo)
+        c_pow_into(base, power, factors, m)
         for k in range(m):  # no branch: a flag for every value (slices from 0 vectorize)
             normal = SMALLEST_NORMAL <= factors[k] < np.inf
             flags[k] = not (0.0 < base[k] < np.inf and normal)
