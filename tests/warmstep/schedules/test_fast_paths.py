@@ -1111,3 +1111,53 @@ def test_nan_bits_visit_every_nan_once_in_order(length: int) -> None:
     assert _nan_positions(values).tolist() == sorted(chosen)
     assert _nan_positions(np.ones(length)).tolist() == []
     assert _nan_positions(np.full(length, np.nan)).tolist() == list(range(length))
+
+
+def _cosine_fold_reference(
+    lr: float, first: int, t: int, eta: float, bump: float, ratio: np.ndarray
+) -> list[float]:
+    """torch's CosineAnnealingLR.step() writes, one Python float expression per step."""
+    out = []
+    for i, r in enumerate(ratio.tolist()):
+        restart = (first + i - 1 - t) % (2 * t) == 0  # torch adds instead at e = t+1 (mod 2t)
+        lr = lr + bump if restart else r * (lr - eta) + eta
+        out.append(lr)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("first", "t", "eta", "lr", "steps"),
+    [
+        (1, 200_000, 1e-3, 0.1, 199_999),  # runs kept whole, stretches of misses, the bottom
+        (1, 50_000, 0.01, 0.1, 50_000),  # eta close to the lr: most runs miss
+        (1, 300, 1e-3, 0.1, 5_000),  # restarts every 600 epochs, inside runs
+        (777, 1_000, 0.02, 1.0, 3_000),  # a fold starting mid-curve (a later slice)
+        (1, 10_000, 0.0, 0.1, 10_000),  # eta 0: one multiplication a step
+        (1, 10_000, -0.0, 0.1, 10_000),  # -0.0: torch's three operations
+        (1, 10_000, 1e-3, -0.1, 10_000),  # a negative lr
+        (1, 1_000, 1e-3, 0.1, 1),  # a single step
+    ],
+)
+def test_the_cosine_fold_guesses_runs_and_keeps_torch_values(
+    first: int, t: int, eta: float, lr: float, steps: int
+) -> None:
+    epochs = np.arange(first, first + steps, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (1 + np.cos(np.pi * epochs / t)) / (1 + np.cos(np.pi * (epochs - 1) / t))
+    bump = (lr - eta) * (1 - math.cos(math.pi / t)) / 2
+    out = np.empty(steps)
+    last = fold_loop._cosine_annealing_fold(lr, first, t, eta, bump, ratio, out)
+    expected = _cosine_fold_reference(lr, first, t, eta, bump, ratio)
+    assert out.tolist() == expected
+    assert last == expected[-1]
+
+
+def test_the_cosine_fold_keeps_nan_and_infinite_ratios() -> None:
+    """A NaN product never passes the guess's check; an infinite one is kept as torch's."""
+    ratio = np.full(2_000, 0.9999)
+    ratio[[5, 700]] = np.nan
+    ratio[1_500] = np.inf
+    out = np.empty(2_000)
+    fold_loop._cosine_annealing_fold(0.1, 1, 10**6, 1e-3, 0.0, ratio, out)
+    expected = _cosine_fold_reference(0.1, 1, 10**6, 1e-3, 0.0, ratio)
+    np.testing.assert_array_equal(out, expected)

@@ -19,9 +19,11 @@ import numpy.typing as npt
 
 from warmstep.schedules._core import FloatArray
 from warmstep.schedules._cosine import c_cos_into
-from warmstep.schedules._loops import CHUNK, compiled
+from warmstep.schedules._loops import CHUNK, compiled, inlined
 from warmstep.schedules._parallel import in_slices, in_slices_folded
 from warmstep.schedules.adapters.torch._ops import ADD, AFFINE, MUL, SET, IntArray
+
+BoolArray = npt.NDArray[np.bool_]
 
 __all__ = [
     "chained_multipliers",
@@ -100,26 +102,86 @@ def cosine_ratios(first: int, t: int, n: int) -> FloatArray:
     return ratio
 
 
+_RUN = 256  # steps of one guessed run of the cosine fold (see _cosine_annealing_fold)
+_MOST_SKIPPED = 16  # runs left unguessed after a run that missed, at most
+
+
+@inlined
+def _guessed_run(
+    lr: float, eta: float, ratio: FloatArray, out: FloatArray, missed: BoolArray
+) -> int:
+    """torch's ``ratio[i] * (lr - eta) + eta`` at each step ``i`` of ``out``, the product of
+    one step taken as the next one's ``lr - eta`` (one multiplication between steps instead of
+    three), into ``out``; returns the first step after which ``lr - eta`` is not that product
+    (NaN never is), the length where there is none: ``out`` holds torch's values up to and
+    including that step."""
+    steps: int = out.shape[0]
+    product = lr - eta
+    any_missed = False
+    for i in range(steps):  # the checks stay off the chain
+        product = ratio[i] * product
+        value = product + eta
+        out[i] = value
+        missed[i] = value - eta != product
+        any_missed |= missed[i]
+    if not any_missed:
+        return steps
+    first_missed = 0
+    while not missed[first_missed]:
+        first_missed += 1
+    return first_missed
+
+
 @compiled
 def _cosine_annealing_fold(
     lr: float, first: int, t: int, eta: float, bump: float, ratio: FloatArray, out: FloatArray
 ) -> float:
     """``out[i]``: the lr after the ``step()`` of epoch ``first + i``, from ``lr`` before the
-    first; returns the last."""
+    first; returns the last.
+
+    torch's step is ``ratio * (lr - eta) + eta``: three operations, each waiting for the one
+    before, and the next step waits for all three. Where ``lr - eta`` gives back the very
+    product the step before added ``eta`` to (the product and ``lr`` in the same binade: ~80%
+    of a cosine from 0.1 to 0.001, all but the steps just above a power of two and near the
+    bottom), the next step can start from that product. Runs of :data:`_RUN` steps are
+    guessed so (:func:`_guessed_run`), kept up to the first step where the guess fails, and
+    continued from there the plain way; the misses come in stretches, so after a miss the next
+    1, 2, 4, ... (at most :data:`_MOST_SKIPPED`) runs are not guessed. The values are torch's
+    either way."""
     # eta_min 0 (torch's default) and an lr without a sign bit: ratio * (lr - 0.0) + 0.0 is
     # ratio * lr (lr - 0.0 is lr; + 0.0 changes only a -0.0, which a product of such values
     # never is): one multiplication on the chain from one step to the next instead of three.
     plain = eta == 0.0 and not math.copysign(1.0, eta) < 0 and math.copysign(1.0, lr) > 0
     restart = first + (t + 1 - first) % (2 * t)  # torch's e = t+1 (mod 2t): the next restart
-    for i in range(ratio.shape[0]):
-        if first + i == restart:
-            lr = lr + bump
-            restart += 2 * t
-        elif plain:
-            lr = ratio[i] * lr
+    n = out.shape[0]
+    missed = np.empty(_RUN, np.bool_)
+    skipped = backoff = 0
+    for start in range(0, n, _RUN):
+        stop = min(n, start + _RUN)
+        resume = start
+        if plain or first + stop > restart:  # (a run with a restart: plain steps)
+            pass
+        elif skipped:
+            skipped -= 1
         else:
-            lr = ratio[i] * (lr - eta) + eta
-        out[i] = lr
+            kept = _guessed_run(lr, eta, ratio[start:stop], out[start:stop], missed)
+            if kept == stop - start:
+                lr = out[stop - 1]
+                backoff = 0
+                continue
+            lr = out[start + kept]
+            resume = start + kept + 1
+            backoff = min(_MOST_SKIPPED, max(1, 2 * backoff))
+            skipped = backoff
+        for i in range(resume, stop):
+            if first + i == restart:
+                lr = lr + bump
+                restart += 2 * t
+            elif plain:
+                lr = ratio[i] * lr
+            else:
+                lr = ratio[i] * (lr - eta) + eta
+            out[i] = lr
     return lr
 
 
