@@ -222,11 +222,11 @@ def _certain_square(x: float) -> float:
     40 near 1 is left to pow, 1 in 11 elsewhere). Branch-free, so a loop over it vectorizes."""
     square = x * x
     error = fma(x, x, -square)  # exact: square + error == x² (a normal square, not too big)
-    near_one = _NEAR_ONE[0] <= square < _NEAR_ONE[1]
+    near_one = (_NEAR_ONE[0] <= square) & (square < _NEAR_ONE[1])  # (& not and: no branches)
     margin = binade(square) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
-    certain = square + (error + margin) == square and square + (error - margin) == square
-    normal = _SQUARE_RANGE[0] < square < _SQUARE_RANGE[1]
-    return square if certain and normal else np.nan
+    certain = (square + (error + margin) == square) & (square + (error - margin) == square)
+    normal = (_SQUARE_RANGE[0] < square) & (square < _SQUARE_RANGE[1])
+    return square if certain & normal else np.nan
 
 
 @inlined

@@ -87,8 +87,9 @@ def _cycles(
                 values[j] = 1 - float(offset + j) / float(period)
             c_pow_into(values, a, terms, m)
             flags = python[position:stop]
-            for j in range(m):
-                flags[j] = not (SMALLEST_NORMAL <= terms[j] < np.inf or terms[j] == 0.0)
+            for j in range(m):  # (& and | not and / or: no branches)
+                term = terms[j]
+                flags[j] = not (((SMALLEST_NORMAL <= term) & (term < np.inf)) | (term == 0.0))
         else:  # 1 - tanh(lb * (1.0 - tr) + ub * tr), tr = t_curr / t_i
             for j in range(m):
                 tr = float(offset + j) / float(period)

@@ -40,9 +40,10 @@ def _factors(
             base[k] = remaining[k + 1] / remaining[k]
         factors, flags = out[start : start + m], python[start : start + m]
         c_pow_into(base, power, factors, m)
-        for k in range(m):  # no branch: a flag for every value (slices from 0 vectorize)
-            normal = SMALLEST_NORMAL <= factors[k] < np.inf
-            flags[k] = not (0.0 < base[k] < np.inf and normal)
+        for k in range(m):  # no branch (& not and): a flag for every value, vectorized
+            factor, value = factors[k], base[k]
+            normal = (SMALLEST_NORMAL <= factor) & (factor < np.inf)
+            flags[k] = not ((0.0 < value) & (value < np.inf) & normal)
 
 
 def polynomial_factors(total: int, power: float, count: int) -> FloatArray:
