@@ -89,7 +89,7 @@ def _cycles(
             flags = python[position:stop]
             for j in range(m):  # (& and | not and / or: no branches)
                 term = terms[j]
-                flags[j] = not (((SMALLEST_NORMAL <= term) & (term < np.inf)) | (term == 0.0))
+                flags[j] = not (((term >= SMALLEST_NORMAL) & (term < np.inf)) | (term == 0.0))
         else:  # 1 - tanh(lb * (1.0 - tr) + ub * tr), tr = t_curr / t_i
             for j in range(m):
                 tr = float(offset + j) / float(period)

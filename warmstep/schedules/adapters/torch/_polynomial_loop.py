@@ -42,8 +42,8 @@ def _factors(
         c_pow_into(base, power, factors, m)
         for k in range(m):  # no branch (& not and): a flag for every value, vectorized
             factor, value = factors[k], base[k]
-            normal = (SMALLEST_NORMAL <= factor) & (factor < np.inf)
-            flags[k] = not ((0.0 < value) & (value < np.inf) & normal)
+            normal = (factor >= SMALLEST_NORMAL) & (factor < np.inf)
+            flags[k] = not ((value > 0.0) & (value < np.inf) & normal)
 
 
 def polynomial_factors(total: int, power: float, count: int) -> FloatArray:
