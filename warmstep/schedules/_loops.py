@@ -76,9 +76,24 @@ CHUNK = 256  # values per pass of a chunked loop: its buffers stay in the first-
 # result in [2^-20, 2^20) has |log| < 13.9, so its error stays below 0.509 + 13.9 * 1.3 * 2^-15
 # = 0.5096 ulp, and 0.012 ulp is margin enough (over 2e8 random squares in 1e-6 .. 1e6 the
 # closest-to-halfway square where pow and the product differ was 0.0089 ulp from it).
+#
+# Squares of bases within 2^-10 of 1 (a ratio of consecutive schedule values, as PolynomialLR's
+# factors are) come closer still. There pow.c's r = y * log(x) = 2 log(x) has |r| <= 2.03 |x -
+# 1| < 0.002, below ln2/256, so its exp_inline takes the table's first entry (scale exactly 1,
+# tail 0) and returns 1 + tmp rounded once, tmp = r + r²(C2 + r C3) + r⁴(C4 + r C5): r is
+# rounded once from the log's double-double (relative error 1.3 * 2^-68), and each step of tmp
+# rounds by at most 2^-53 |r|, so before that last rounding the result lies within 3|r| + 0.0003
+# ulp of the exact square (0.0003: the polynomial's own error, 0.509 - 0.5 - 1.11/N in the same
+# file), below 0.0004 + 6.1 |x - 1| ulp. The margin there is 0.001 + 7 |x - 1| ulp: ~1 square in
+# 300 calls pow at |x - 1| ~ 1e-4 instead of 1 in 40. Over 2.16e6 squares built within 0.015 ulp
+# of a halfway point (|x - 1| from 2^-39 to 2^-10, either side of 1), pow and the product
+# differed (3,997 of them) only where the exact square lay within 5.42 |x - 1| ulp of it.
 _POW_MARGIN = 0.045 * 2.0**-52  # times the result's binade: 0.045 ulp
 _POW_MARGIN_NEAR_ONE = 0.012 * 2.0**-52  # results in [2^-20, 2^20)
 _NEAR_ONE = (2.0**-20, 2.0**20)
+_CLOSE_TO_ONE = 2.0**-10  # |x - 1| below which a square's margin is the one just above
+_SQUARE_MARGIN_CLOSE = 0.001 * 2.0**-52  # plus _SQUARE_MARGIN_PER_DISTANCE * |x - 1|
+_SQUARE_MARGIN_PER_DISTANCE = 7.0 * 2.0**-52
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _ROOT_RANGE = (2.0**-960, 2.0**1000)  # x of a root: x - root² stays a normal float
 _TANH, _EXP, _LOG, _SIN = 0, 1, 2, 3  # the functions of _unary (cos: warmstep.schedules._cosine)
@@ -218,12 +233,16 @@ def _certain_square(x: float) -> float:
     """``x * x`` where that is surely what the C library's ``pow(x, 2.0)`` returns, else NaN:
     the IEEE product is the float nearest the exact square, and its exact rounding error (a
     fused multiply-add) shows the exact square more than 0.012 ulp (0.045 ulp outside
-    [2^-20, 2^20)) from a halfway point, where glibc's pow returns that same float (~1 square in
-    40 near 1 is left to pow, 1 in 11 elsewhere). Branch-free, so a loop over it vectorizes."""
+    [2^-20, 2^20); 0.001 + 7 |x - 1| ulp for |x - 1| < 2^-10) from a halfway point, where
+    glibc's pow returns that same float (~1 square in 40 near 1 is left to pow, 1 in 11
+    elsewhere, ~1 in 300 at |x - 1| ~ 1e-4). Branch-free, so a loop over it vectorizes."""
     square = x * x
     error = fma(x, x, -square)  # exact: square + error == x² (a normal square, not too big)
     near_one = (_NEAR_ONE[0] <= square) & (square < _NEAR_ONE[1])  # (& not and: no branches)
-    margin = binade(square) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
+    distance = abs(x - 1.0)  # exact near 1
+    close = _SQUARE_MARGIN_CLOSE + _SQUARE_MARGIN_PER_DISTANCE * distance
+    relative = _POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN
+    margin = binade(square) * (close if distance < _CLOSE_TO_ONE else relative)
     certain = (square + (error + margin) == square) & (square + (error - margin) == square)
     normal = (_SQUARE_RANGE[0] < square) & (square < _SQUARE_RANGE[1])
     return square if certain & normal else np.nan
@@ -270,17 +289,22 @@ def c_pow(x: float, y: float) -> float:
 def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int) -> None:
     """``out[i] = c_pow(x[i], y)`` for ``i < m``: for squares and square roots a vectorized
     pass of :func:`_certain_square` or :func:`_certain_root`, then ``pow`` where it gave NaN
-    (~1 in 40 near 1, at random: a test and branch per value would be mispredicted at every
-    one), found 64 values at a time by :func:`nan_bits`."""
+    (~1 in 40 near 1, fewer for squares of bases closer to 1; at random: a test and branch per
+    value would be mispredicted at every one), found 64 values at a time by :func:`nan_bits`."""
     if _CERTAIN_POWERS and (y == 2.0 or y == 0.5):
+        uncertain = 0  # counted as they are written (the bit masks cost ~1 cycle a value)
         if y == 2.0:
             for i in range(m):
-                out[i] = _certain_square(x[i])
+                value = _certain_square(x[i])
+                out[i] = value
+                uncertain += math.isnan(value)
         else:
             for i in range(m):
-                out[i] = _certain_root(x[i])
+                value = _certain_root(x[i])
+                out[i] = value
+                uncertain += math.isnan(value)
         exponent = _opaque(y)
-        for block in range(0, m, 64):
+        for block in range(0, m if uncertain else 0, 64):
             bits = nan_bits(out, block, min(m, block + 64))
             while bits:
                 i = block + lowest_bit(bits)
