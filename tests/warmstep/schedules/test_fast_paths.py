@@ -1195,3 +1195,17 @@ def test_the_certified_maths_check_runs_and_finds_no_difference(what: str, count
     """The script that checks them at scale (``scripts/check_certified_math.py``) at a small
     size: exit status 0, its counts printed."""
     assert _check_script().main([what, count]) == 0
+
+
+def test_linear_ramp_is_torch_expression_and_refuses_a_zero_denominator() -> None:
+    """LinearLR's factors in one compiled pass: torch's ``1. + (end - start) / (total_iters *
+    start + (e - 1) * (end - start))`` at e = 1, 2, ...; False where a denominator is 0."""
+    total, start, end = 70_001, 0.013, 0.9
+    out = np.empty(total)
+    assert fold_loop.linear_ramp(total * start, end - start, out)
+    expected = [
+        1.0 + (end - start) / (total * start + (e - 1) * (end - start)) for e in range(1, total + 1)
+    ]
+    assert out.tolist() == expected
+    assert not fold_loop.linear_ramp(2.0, -1.0, np.empty(3))  # 2, 1, then 0
+    assert fold_loop.linear_ramp(2.0, -1.0, np.empty(2))

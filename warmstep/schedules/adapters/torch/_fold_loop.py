@@ -32,6 +32,7 @@ __all__ = [
     "fold_factors",
     "fold_steps",
     "fold_writes",
+    "linear_ramp",
     "warm",
 ]
 
@@ -248,6 +249,20 @@ def _fold_constant(lr: float, factor: float, out: FloatArray) -> None:
 
 
 @compiled
+def linear_ramp(scaled_start: float, span: float, out: FloatArray) -> bool:
+    """LinearLR's factors at epochs ``1 .. len(out)``, torch's ``1. + (end - start) /
+    (total_iters * start + (e - 1) * (end - start))`` with ``scaled_start`` = ``total_iters *
+    start`` and ``span`` = ``end - start``, in one pass (was seven numpy passes and their
+    temporaries); False, with ``out`` unspecified, where a denominator is 0 (torch raises)."""
+    zero = False
+    for i in range(out.shape[0]):
+        denominator = scaled_start + float(i) * span
+        zero |= denominator == 0.0
+        out[i] = 1.0 + span / denominator
+    return not zero
+
+
+@compiled
 def fold_factors(lr: float, factors: FloatArray, out: FloatArray) -> None:
     """``out[i]``: ``lr`` multiplied by ``factors[0]``, then by each next one in turn."""
     for t in range(out.shape[0]):
@@ -314,3 +329,4 @@ def warm() -> None:
     chained_multipliers(1.0, [sparse, constant], np.empty(2, np.float64))
     chained_multipliers(1.0, [(None, floats, False)], np.empty(2, np.float64))
     chained_multipliers(1.0, [constant], np.empty(2, np.float64))
+    linear_ramp(1.0, 0.5, np.empty(2, np.float64))

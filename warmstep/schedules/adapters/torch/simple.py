@@ -196,13 +196,14 @@ class LinearLeaf(Leaf):
         return closed_form_or(calls, self, at_zero, multiply(factor, opt.lr.shape[0]))
 
     def standalone(self, total: int) -> Multipliers | None:
+        from warmstep.schedules.adapters.torch._fold_loop import linear_ramp
+
         s, end = self.p.start_factor, self.p.end_factor
-        e = np.arange(1, max(min(self.p.total_iters, total), 0) + 1, dtype=np.int64)
-        denominator = self.p.total_iters * s + (e - 1) * (end - s)
-        if np.any(denominator == 0):
-            return None
-        factors = np.asarray(1.0 + (end - s) / denominator, np.float64)
-        return Multipliers(e - 1, factors[None, :])
+        count = max(min(self.p.total_iters, total), 0)
+        factors = np.empty((1, count), np.float64)
+        if not linear_ramp(self.p.total_iters * s, end - s, factors[0]):
+            return None  # a zero denominator: ops() names torch's error
+        return Multipliers(np.arange(count, dtype=np.int64), factors)
 
 
 class ExponentialLRParams(KindParams):
