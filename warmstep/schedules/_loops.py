@@ -303,13 +303,14 @@ def c_pow_into(x: FloatArray, y: float, out: FloatArray, m: int) -> None:
                 value = _certain_root(x[i])
                 out[i] = value
                 uncertain += math.isnan(value)
-        exponent = _opaque(y)
-        for block in range(0, m if uncertain else 0, 64):
-            bits = nan_bits(out, block, min(m, block + 64))
-            while bits:
-                i = block + lowest_bit(bits)
-                out[i] = x[i] ** exponent
-                bits &= bits - 1
+        if uncertain:
+            exponent = _opaque(y)
+            for block in range(0, m, 64):
+                bits = nan_bits(out, block, min(m, block + 64))
+                while bits:
+                    i = block + lowest_bit(bits)
+                    out[i] = x[i] ** exponent
+                    bits &= bits - 1
     else:
         for i in range(m):
             out[i] = x[i] ** y

@@ -101,13 +101,8 @@ class Span(NamedTuple):
     length: float = 1.0
     pieces: Pieces | None = None
 
-    def progress(self, steps: IndexArray, max_iter: int) -> FloatArray:
-        """The scheduler's ``where`` at each of ``steps``, with fvcore's arithmetic."""
-        where: FloatArray = steps / float(max_iter)
-        return (where - self.offset) / self.length if self.rescaled else where
-
     def progress_at(self, step: int, max_iter: int) -> float:
-        """:meth:`progress` at one step (the same float operations)."""
+        """The scheduler's ``where`` at ``step``, with fvcore's arithmetic."""
         where = step / float(max_iter)
         return (where - self.offset) / self.length if self.rescaled else where
 
