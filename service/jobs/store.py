@@ -65,7 +65,11 @@ async def submit(
         IDEMPOTENCY_TTL_S,
         *flat,
     )
-    return Submission(await get_job(redis, str(answered)), created=str(answered) == job_id)
+    if str(answered) == job_id:
+        # The record as this script wrote it: a worker may claim the job before a re-read would
+        # reach Redis, and the submit's answer is the job as submitted, status queued.
+        return Submission(JobPublic.from_hash(fields), created=True)
+    return Submission(await get_job(redis, str(answered)), created=False)
 
 
 async def get_job(redis: aioredis.Redis, job_id: str, tenant: str | None = None) -> JobPublic:
