@@ -96,6 +96,7 @@ _SQUARE_MARGIN_CLOSE = 0.001 * 2.0**-52  # plus _SQUARE_MARGIN_PER_DISTANCE * |x
 _SQUARE_MARGIN_PER_DISTANCE = 7.0 * 2.0**-52
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _ROOT_RANGE = (2.0**-960, 2.0**1000)  # x of a root: x - root² stays a normal float
+_ROOT_SLACK = 2.0 * (1.0 - 2.0**-40)  # |remainder| / (2·root) against the bound, rounded
 _TANH, _EXP, _LOG, _SIN = 0, 1, 2, 3  # the functions of _unary (cos: warmstep.schedules._cosine)
 _UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "sin": _SIN}
 
@@ -252,17 +253,23 @@ def _certain_square(x: float) -> float:
 def _certain_root(x: float) -> float:
     """``sqrt(x)`` where that is surely what the C library's ``pow(x, 0.5)`` returns, else NaN:
     the IEEE square root is the float nearest the exact root, and its exact remainder
-    ``x - root²`` (a fused multiply-add) over ``2·root`` is the exact root's offset from it to
-    within 2^-51 of itself; where that shows the exact root more than 0.012 ulp (0.045 ulp
-    outside [2^-20, 2^20)) from a halfway point, glibc's pow returns that same float (as for
-    squares, above: ~1 root in 40 is left to pow). Branch-free, so a loop over it vectorizes."""
+    ``x - root²`` (a fused multiply-add) is ``(exact - root)·(exact + root)``; where that puts
+    the exact root more than 0.012 ulp (0.045 ulp outside [2^-20, 2^20)) from a halfway point,
+    glibc's pow returns that same float (as for squares, above: ~1 root in 40 is left to pow).
+    The test multiplies instead of dividing the remainder by ``2·root``: one rounding, covered
+    by a 2^-40 relative slack, where a division per value costs as much as the root itself.
+    (A root that is a power of two never has an exact root below it: the float under ``4^k``
+    has its exact root a quarter ulp under ``2^k``, the halfway point there, and no closer;
+    so the spacing above ``root`` bounds both sides.) Branch-free, so a loop over it
+    vectorizes."""
     root = math.sqrt(x)
-    offset = fma(-root, root, x) / (2.0 * root)
-    near_one = (_NEAR_ONE[0] <= root) & (root < _NEAR_ONE[1])
-    margin = binade(root) * (_POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN)
-    certain = (root + (offset + margin) == root) & (root + (offset - margin) == root)
+    remainder = fma(-root, root, x)  # exact (x in _ROOT_RANGE)
+    near_one = (_NEAR_ONE[0] <= root) & (root < _NEAR_ONE[1])  # (& not and: no branches)
+    margin = _POW_MARGIN_NEAR_ONE if near_one else _POW_MARGIN
+    # |exact - root| = |remainder| / (exact + root) < half an ulp (binade·2^-52) less the margin
+    limit = root * (binade(root) * ((2.0**-53 - margin) * _ROOT_SLACK))
     in_range = (_ROOT_RANGE[0] < x) & (x < _ROOT_RANGE[1])  # (NaN fails)
-    return root if certain & in_range else np.nan
+    return root if (abs(remainder) < limit) & in_range else np.nan
 
 
 @inlined

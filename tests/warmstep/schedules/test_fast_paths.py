@@ -1113,6 +1113,47 @@ def test_most_square_roots_skip_pow() -> None:
     assert np.isnan(_certain_roots(np.array([0.0, 5e-324, -1.0, np.inf, np.nan]))).all()
 
 
+def _root_clear_of_halfway(x: float, root: float, margin_ulp: float) -> bool:
+    """Exactly (rationals): the exact square root of ``x`` lies within ``0.5 - margin_ulp`` ulp
+    of ``root`` (the ulp of ``root``'s binade), i.e. ``x`` between the squares of those bounds."""
+    ulp = Fraction(math.ulp(root))
+    reach = (Fraction(1, 2) - Fraction(margin_ulp)) * ulp
+    low, high = Fraction(root) - reach, Fraction(root) + reach
+    return low * low < Fraction(x) < high * high
+
+
+def test_root_certificate_against_exact_arithmetic() -> None:
+    """The certificate (a remainder against a product, no division) keeps sqrt's float exactly
+    where the exact root lies farther than the margin from a halfway point: checked with
+    rationals on random arguments in both margins' ranges, just above and below powers of
+    four (roots at and under powers of two) and around 1. About 1 in 40 lies within the margin.
+    A bound off by a factor of two either way, or without the margin, fails it."""
+    rng = np.random.default_rng(23)
+    fours = 4.0 ** rng.integers(-30, 30, 2000).astype(np.float64)
+    x = np.concatenate(
+        [
+            rng.uniform(0.0, 1.0, 6000),
+            rng.uniform(0.0, 1.0, 2000) * 2.0**-50,
+            rng.uniform(1.0, 1e6, 2000),
+            fours * (1.0 + rng.uniform(0.0, 1e-12, 2000)),
+            fours * (1.0 - rng.uniform(0.0, 1e-12, 2000)),
+            1.0 - rng.uniform(0.0, 1e-9, 1000),
+        ]
+    )
+    got = _certain_roots(x)
+    kept = left = 0
+    for value, out in zip(x.tolist(), got.tolist(), strict=True):
+        root = math.sqrt(value)
+        margin = 0.012 if 2.0**-20 <= root < 2.0**20 else 0.045
+        if math.isnan(out):
+            assert not _root_clear_of_halfway(value, root, margin + 1e-9), value.hex()
+            left += 1
+        else:
+            assert out == root and _root_clear_of_halfway(value, root, margin), value.hex()
+            kept += 1
+    assert kept > 10_000 and left > 200  # both sides of the bound are exercised
+
+
 @_loops.compiled
 def _nan_positions(values: np.ndarray) -> np.ndarray:
     found = np.empty(values.shape[0], np.int64)

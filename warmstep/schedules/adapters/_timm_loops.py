@@ -32,7 +32,7 @@ from warmstep.schedules._libm import python_pow
 from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow_into, compiled
 from warmstep.schedules._parallel import in_slices
 
-__all__ = ["SHAPES", "cycles", "warm"]
+__all__ = ["SHAPES", "cycles", "warm", "warmup_ramp"]
 
 
 COSINE, POLY, TANH = 0, 1, 2  # the curve's shape inside a cycle
@@ -55,12 +55,14 @@ def _cycles(
     column: int,
     out: FloatArray,
     python: npt.NDArray[np.bool_],
-) -> None:
+) -> int:
     """Times ``first + lo .. first + hi - 1`` into columns ``column + lo ..`` of ``out``;
     ``spans[g, c]`` is group ``g``'s span in cycle ``first_cycle + c``. POLY: ``a`` is the
     power, and ``python[i]`` marks a time whose power Python must compute (a result that is not
-    a normal float); TANH: ``a`` and ``b`` are ``lb`` and ``ub``."""
+    a normal float); TANH: ``a`` and ``b`` are ``lb`` and ``ub``. Returns how many times it
+    marked in ``python``."""
     terms, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
+    marked = 0
     position = lo
     while position < hi:
         t = first + position
@@ -89,7 +91,9 @@ def _cycles(
             flags = python[position:stop]
             for j in range(m):  # (& and | not and / or: no branches)
                 term = terms[j]
-                flags[j] = not (((term >= SMALLEST_NORMAL) & (term < np.inf)) | (term == 0.0))
+                flag = not (((term >= SMALLEST_NORMAL) & (term < np.inf)) | (term == 0.0))
+                flags[j] = flag
+                marked += flag
         else:  # 1 - tanh(lb * (1.0 - tr) + ub * tr), tr = t_curr / t_i
             for j in range(m):
                 tr = float(offset + j) / float(period)
@@ -104,6 +108,7 @@ def _cycles(
             for j in range(m):
                 row[j] = lr_min + span * terms[j]
         position = stop
+    return marked
 
 
 def cycles(
@@ -127,33 +132,49 @@ def cycles(
     first_cycle, table = spans
     shape = SHAPES[shape_name]
     python = np.zeros(count if shape == POLY else 0, np.bool_)
+    marked: list[int] = []  # per slice (list.append is atomic)
     in_slices(
-        lambda lo, hi: _cycles(
-            lo,
-            hi,
-            first,
-            period,
-            shape,
-            arguments[0],
-            arguments[1],
-            lr_min,
-            first_cycle,
-            table,
-            limit,
-            column,
-            out,
-            python,
+        lambda lo, hi: marked.append(
+            _cycles(
+                lo,
+                hi,
+                first,
+                period,
+                shape,
+                arguments[0],
+                arguments[1],
+                lr_min,
+                first_cycle,
+                table,
+                limit,
+                column,
+                out,
+                python,
+            )
         ),
         count,
     )
-    for i in np.flatnonzero(python).tolist():
+    for i in np.flatnonzero(python).tolist() if any(marked) else ():
         t = first + i
         cycle = t // period
         term = python_pow(1 - float(t - period * cycle) / float(period), arguments[0])
         out[:, column + i] = lr_min + table[:, cycle - first_cycle] * term
 
 
+@compiled
+def warmup_ramp(init: float, slopes: FloatArray, out: FloatArray, count: int) -> None:
+    """timm's warmup, ``warmup_lr_init + t * warmup_steps[g]`` for ``t < count``, into columns
+    ``0 .. count - 1`` of each row ``g`` of ``out``: one pass (numpy's expression makes three
+    and two temporaries), the same two roundings per value."""
+    for g in range(out.shape[0]):
+        slope = slopes[g]
+        row = out[g, :count]
+        for t in range(count):
+            row[t] = init + float(t) * slope
+
+
 def warm() -> None:
-    """Compile (or load from the disk cache) this module's loop."""
+    """Compile (or load from the disk cache) this module's loops."""
     for shape in SHAPES:
         cycles(0, 3, 2, shape, (0.5, 1.0), 0.0, (0, np.ones((1, 2))), 1, np.empty((1, 3)), 0)
+    warmup_ramp(0.0, np.ones(1), np.empty((1, 3)), 3)

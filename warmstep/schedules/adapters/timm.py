@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 _SCALAR_POWERS = 4096
+_COMPILED_RAMP = 4096  # warmup steps from which the ramp is one compiled pass
 
 IntArray = npt.NDArray[np.int64]
 # (first time after the ramp, as main would see it; how many steps) -> None, or the runs of the
@@ -120,7 +121,12 @@ def timm_curve(
     if warmup_t and ramp:
         target = base if warmup_target is None else warmup_target[:, None]
         slope = (target - params.warmup_lr_init) / warmup_t
-        lr[:, :ramp] = params.warmup_lr_init + np.arange(ramp, dtype=np.float64) * slope
+        if ramp >= _COMPILED_RAMP:
+            from warmstep.schedules.adapters import _timm_loops as loops  # imports numba
+
+            loops.warmup_ramp(params.warmup_lr_init, np.ascontiguousarray(slope[:, 0]), lr, ramp)
+        else:
+            lr[:, :ramp] = params.warmup_lr_init + np.arange(ramp, dtype=np.float64) * slope
     count = context.steps - ramp
     first = ramp - warmup_t if warmup_prefix else ramp  # main's time at column `ramp`
     pieces = runs(first, count) if count and runs is not None else None
