@@ -7,6 +7,7 @@ script checks as many as asked for:
 
     python scripts/check_certified_math.py cos 1e9       # schedule-like runs of angles
     python scripts/check_certified_math.py squares 2e6   # squares of bases near 1, near halfway
+    python scripts/check_certified_math.py tanh 1e9      # tanh computed as glibc computes it
 
 ``cos``: runs of ``π·k/T`` (rising, falling, some wrapped into [0, 3.2)) through the engine's
 cosine pass and through a compiled loop of ``math.cos``; prints how many differ (none expected)
@@ -14,7 +15,11 @@ and the share left to the C library. ``squares``: bases within 2^-10 of 1 whose 
 lie within 0.015 ulp of a halfway point between two floats, built with integer arithmetic;
 prints how many squares ``pow`` rounds differently from the product, how far from the halfway
 point the farthest of those lies (in units of ``|x - 1|`` ulp), and how many the engine keeps
-where ``pow`` differs (none expected). Exit status 1 when any value differs.
+where ``pow`` differs (none expected). ``tanh``: the engine's own ``tanh``
+(``warmstep/schedules/_tanh.py``, used where it agrees with this C library) against the C
+library's on arguments spread over every binade from 2^-60 to 32, both signs, and a share
+uniform in timm's default range [-7, 3]; prints how many differ, bit for bit (none expected).
+Exit status 1 when any value differs.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from warmstep.schedules import _cosine, _loops
+from warmstep.schedules import _cosine, _loops, _tanh
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -111,13 +116,34 @@ def check_squares(count: int, seed: int) -> int:
     return wrong
 
 
+def check_tanh(count: int, seed: int) -> int:
+    rng = np.random.default_rng(seed)
+    print(f"this C library's tanh is the engine's: {_tanh.emulation_agrees()}")
+    total = differing = 0
+    started = time.perf_counter()
+    while total < count:
+        n = min(2_000_000, count - total)
+        x = np.concatenate(
+            [
+                np.exp2(rng.uniform(-60.0, 5.0, n - n // 4)) * rng.choice([-1.0, 1.0], n - n // 4),
+                rng.uniform(-7.0, 3.0, n // 4),
+            ]
+        )
+        emulated, called = _tanh.tanh_pairs(x)
+        differing += int((emulated.view(np.int64) != called.view(np.int64)).sum())
+        total += n
+    elapsed = time.perf_counter() - started
+    print(f"tanh checked: {total}, different from the C library: {differing} ({elapsed:.0f} s)")
+    return differing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["cos", "squares"])
+    parser.add_argument("what", choices=["cos", "squares", "tanh"])
     parser.add_argument("count", type=float, help="values to check (e.g. 1e8)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    check = check_cosines if args.what == "cos" else check_squares
+    check = {"cos": check_cosines, "squares": check_squares, "tanh": check_tanh}[args.what]
     return 1 if check(int(args.count), args.seed) else 0
 
 

@@ -26,7 +26,7 @@ def prepare_compiled_loops() -> None:
     (:mod:`warmstep.schedules._loops` and the loop modules beside the adapters) now, so that
     the first long curve does not pay it; the front end and the worker run this on a thread
     as they start."""
-    from warmstep.schedules import _cosine, _loops
+    from warmstep.schedules import _cosine, _loops, _tanh
     from warmstep.schedules.adapters import (
         _decision_loops,
         _detectron2_loops,
@@ -36,7 +36,7 @@ def prepare_compiled_loops() -> None:
     )
     from warmstep.schedules.adapters.torch import _cycle_loops, _fold_loop, _polynomial_loop
 
-    modules = (_loops, _cosine, _fold_loop, _cycle_loops, _polynomial_loop)
+    modules = (_loops, _cosine, _tanh, _fold_loop, _cycle_loops, _polynomial_loop)
     adapters = (_decision_loops, _detectron2_loops, _fvcore_loops, _timm_loops, _transformers_loops)
     for module in (*modules, *adapters):
         module.warm()

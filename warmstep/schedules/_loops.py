@@ -97,8 +97,8 @@ _SQUARE_MARGIN_PER_DISTANCE = 7.0 * 2.0**-52
 _SQUARE_RANGE = (2.0**-960, 2.0**1000)  # the square and its rounding error stay normal floats
 _ROOT_RANGE = (2.0**-960, 2.0**1000)  # x of a root: x - root² stays a normal float
 _ROOT_SLACK = 2.0 * (1.0 - 2.0**-40)  # |remainder| / (2·root) against the bound, rounded
-_TANH, _EXP, _LOG, _SIN = 0, 1, 2, 3  # the functions of _unary (cos: warmstep.schedules._cosine)
-_UNARY = {"tanh": _TANH, "exp": _EXP, "log": _LOG, "sin": _SIN}
+_EXP, _LOG, _SIN = 1, 2, 3  # the functions of _unary (cos, tanh: their own modules)
+_UNARY = {"exp": _EXP, "log": _LOG, "sin": _SIN}
 
 
 def sources_digest(root: Path) -> str:
@@ -376,9 +376,7 @@ def powers_of(base: FloatArray, exponent: float, out: FloatArray) -> npt.NDArray
 def _unary(x: FloatArray, out: FloatArray, python: npt.NDArray[np.bool_], op: int) -> None:
     for i in range(x.shape[0]):
         v = x[i]
-        if op == _TANH:  # no errors: NaN gives NaN
-            out[i] = math.tanh(v)
-        elif op == _EXP:
+        if op == _EXP:
             value = math.exp(v)
             if SMALLEST_NORMAL <= value < np.inf or value == 0.0:  # else NaN, overflow or a
                 out[i] = value  # subnormal (a zero: as for _powers)
@@ -404,6 +402,10 @@ def unary(x: FloatArray, out: FloatArray, function: str) -> npt.NDArray[np.bool_
         from warmstep.schedules._cosine import flagged_cosines
 
         return _flagged_pass(flagged_cosines, (x,), out)
+    if function == "tanh":  # without the call where this C library's is known: see _tanh
+        from warmstep.schedules._tanh import emulation_agrees, flagged_tanh
+
+        return _flagged_pass(flagged_tanh, (x,), out, emulation_agrees())
     return _flagged_pass(_unary, (x,), out, _UNARY[function])
 
 

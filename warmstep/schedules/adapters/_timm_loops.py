@@ -7,13 +7,13 @@ as timm's are: ``t_curr ** 1.0`` is ``float(t_curr)``), the cosine's ``term = 1 
 t_curr / t_initial)`` and ``span_i = 0.5 * (lr_max_i - lr_min)``, the poly's ``term = (1 -
 t_curr / t_initial) ** power`` and ``span_i = lr_max_i - lr_min``, the tanh's ``term = 1 -
 tanh(lb * (1.0 - tr) + ub * tr)`` (``tr = t_curr / t_initial``) and the cosine's span, per
-group; ``lr_min``
-itself from cycle ``cycle_limit`` on: timm's own float operations in its order, with the C
-library's ``cos``, ``pow`` and ``tanh`` (:func:`warmstep.schedules._cosine.c_cos_into`,
-:func:`warmstep.schedules._loops.c_pow_into`: their values, mostly without the call). Each
-chunk lies in one cycle: its arguments, then its cosines, powers or tanhs, then each group's stores,
-the passes without a call vectorized. Imported on first use (numba); :func:`warm` compiles or
-loads the loop ahead of time.
+group; ``lr_min`` itself from cycle ``cycle_limit`` on: timm's own float operations in its
+order, with the C library's ``cos``, ``pow`` and ``tanh``
+(:func:`warmstep.schedules._cosine.c_cos_into`, :func:`warmstep.schedules._loops.c_pow_into`,
+:func:`warmstep.schedules._tanh.c_tanh_into`: their values, mostly or all without the call).
+Each chunk lies in one cycle: its arguments, then its cosines, powers or tanhs, then each
+group's stores, every pass vectorized. Imported on first use (numba); :func:`warm` compiles or
+loads the loops ahead of time.
 
 Example: ``t_initial`` 4, ``lr_min`` 0, span 0.05 (a base lr of 0.1), times 0 .. 4:
 ``0.1, 0.085355..., 0.05, 0.014644..., 0.1`` (the second cycle starts at t = 4).
@@ -31,6 +31,7 @@ from warmstep.schedules._cosine import c_cos_into
 from warmstep.schedules._libm import python_pow
 from warmstep.schedules._loops import CHUNK, SMALLEST_NORMAL, c_pow_into, compiled
 from warmstep.schedules._parallel import in_slices
+from warmstep.schedules._tanh import c_tanh_into, emulation_agrees
 
 __all__ = ["SHAPES", "cycles", "warm", "warmup_ramp"]
 
@@ -55,12 +56,14 @@ def _cycles(
     column: int,
     out: FloatArray,
     python: npt.NDArray[np.bool_],
+    emulated: bool,
 ) -> int:
     """Times ``first + lo .. first + hi - 1`` into columns ``column + lo ..`` of ``out``;
     ``spans[g, c]`` is group ``g``'s span in cycle ``first_cycle + c``. POLY: ``a`` is the
     power, and ``python[i]`` marks a time whose power Python must compute (a result that is not
-    a normal float); TANH: ``a`` and ``b`` are ``lb`` and ``ub``. Returns how many times it
-    marked in ``python``."""
+    a normal float); TANH: ``a`` and ``b`` are ``lb`` and ``ub``, and ``emulated`` says whether
+    :func:`warmstep.schedules._tanh.c_tanh_into` may compute ``tanh`` without the call.
+    Returns how many times it marked in ``python``."""
     terms, values = np.empty(CHUNK, np.float64), np.empty(CHUNK, np.float64)
     marked = 0
     position = lo
@@ -98,8 +101,7 @@ def _cycles(
             for j in range(m):
                 tr = float(offset + j) / float(period)
                 values[j] = a * (1.0 - tr) + b * tr
-            for j in range(m):  # the C library's tanh alone in its loop
-                terms[j] = math.tanh(values[j])
+            c_tanh_into(values, terms, m, emulated)
             for j in range(m):
                 terms[j] = 1 - terms[j]
         for g in range(out.shape[0]):
@@ -150,6 +152,7 @@ def cycles(
                 column,
                 out,
                 python,
+                shape == TANH and emulation_agrees(),
             )
         ),
         count,
