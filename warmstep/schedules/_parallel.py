@@ -23,12 +23,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PARALLEL_MIN_VALUES", "cos_inplace", "in_slices", "in_slices_folded"]
+__all__ = [
+    "PARALLEL_MIN_VALUES",
+    "cos_inplace",
+    "guided_bounds",
+    "in_slices",
+    "in_slices_folded",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
 PARALLEL_MIN_VALUES = 1 << 17  # per thread
-SLICES_PER_THREAD = 4
+MIN_SLICE_VALUES = 1 << 14  # the smallest slice of a pass (the last ones)
 FOLDED_SLICES_PER_THREAD = 8  # finer: the fold starts after the first slice, not the last
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -81,12 +87,15 @@ def in_slices(work: Callable[[int, int], None], n: int) -> None:
     loops and the compiled loops of :mod:`._loops` do), else one call inline. Returns, or
     raises the first error, once no slice is running.
 
-    A long pass is cut into :data:`SLICES_PER_THREAD` slices per core, handed out in order to
-    whichever thread asks next, the caller's own thread included, each slice under the
-    caller's numpy error state. A pool thread woken after a pause may start milliseconds late
-    (a virtual machine's idle core wakes slowly); fixed halves then left the caller waiting
-    for the late half, where shared slices let the caller go on with them."""
-    if not _shared(work, n, SLICES_PER_THREAD, _Slices.drain):
+    A long pass is cut into slices handed out in order to whichever thread asks next, the
+    caller's own thread included, each slice under the caller's numpy error state. A pool
+    thread woken after a pause may start milliseconds late (a virtual machine's idle core wakes
+    slowly); fixed halves then left the caller waiting for the late half, where shared slices
+    let the caller go on with them. Each slice is a ``1/(2·threads)`` share of what is left
+    (:func:`guided_bounds`): large slices first, then smaller ones, so that the threads run out
+    of work within a small slice of each other (equal slices left one core idle for half a
+    slice on average at the end)."""
+    if not _shared(work, n, guided_bounds, lambda slices: slices.drain()):
         work(0, n)
 
 
@@ -99,25 +108,47 @@ def in_slices_folded(
     not ready). A fold that carries a value from one step to the next (torch's recurrences)
     then overlaps the parallel pass instead of waiting for all of it. Raises the first error
     of either, once no slice is running; no slice is folded after a failed one."""
-    if not _shared(work, n, FOLDED_SLICES_PER_THREAD, lambda slices: slices.fold_in_order(fold)):
+    if not _shared(work, n, _even_bounds, lambda slices: slices.fold_in_order(fold), ordered=True):
         work(0, n)
         fold(0, n)
+
+
+def guided_bounds(n: int, threads: int) -> list[int]:
+    """Bounds of slices over ``range(n)``: each a ``1/(2·threads)`` share of what the slices
+    before it left, and no smaller than :data:`MIN_SLICE_VALUES` (nor than what is left).
+    Example: ``n`` 1,000,000 on 2 threads: 250,000, 187,500, 140,625, ... then 16,384s."""
+    bounds = [0]
+    while bounds[-1] < n:
+        left = n - bounds[-1]
+        bounds.append(bounds[-1] + min(left, max(MIN_SLICE_VALUES, -(-left // (2 * threads)))))
+    return bounds
+
+
+def _even_bounds(n: int, threads: int) -> list[int]:
+    """:data:`FOLDED_SLICES_PER_THREAD` equal slices per thread: the fold follows them in order,
+    so the first must be short too."""
+    count = threads * FOLDED_SLICES_PER_THREAD
+    return [n * i // count for i in range(count + 1)]
 
 
 def _shared(
     work: Callable[[int, int], None],
     n: int,
-    per_thread: int,
+    cut: Callable[[int, int], list[int]],
     callers_part: Callable[[_Slices], None],
+    *,
+    ordered: bool = False,
 ) -> bool:
-    """Slices of ``range(n)`` for ``work`` handed to pool threads and the caller (which runs
-    ``callers_part``); False, with nothing run, where ``n`` is too short to share."""
+    """Slices of ``range(n)`` (bounds from ``cut(n, threads)``) for ``work`` handed to pool
+    threads and the caller (which runs ``callers_part``); False, with nothing run, where ``n``
+    is too short to share."""
     # The size test comes first: asking the kernel for the cores costs more than a short pass.
     threads = 1 if n < 2 * PARALLEL_MIN_VALUES else min(_threads(), n // PARALLEL_MIN_VALUES)
     if threads < 2:
         return False
-    bounds = np.linspace(0, n, threads * per_thread + 1).astype(int).tolist()
-    slices = _Slices(list(itertools.pairwise(bounds)), work)
+    slices = _Slices(list(itertools.pairwise(cut(n, threads))), work)
+    if ordered:
+        slices.ordered()
     state = np.geterr()
     pool = _executor(_threads())
     caller = _current_cpu() if _current_cpu is not None else -1
@@ -140,7 +171,7 @@ class _Slices:
         self._next = 0
         self._lock = threading.Lock()
         self._failed = False
-        self._done = [threading.Event() for _ in slices]
+        self._done: list[threading.Event] = []  # per slice, where folded in order (ordered())
 
     def _take(self) -> int | None:
         with self._lock:
@@ -157,14 +188,22 @@ class _Slices:
             for done in self._done:  # a caller waiting on a slice wakes to the failure
                 done.set()
             raise
-        self._done[index].set()
+        if self._done:
+            self._done[index].set()
 
     def drain(self) -> None:
         while (index := self._take()) is not None:
             self._run(index)
 
+    def ordered(self) -> _Slices:
+        """These slices with an event per slice, set when its work is done (before any slice is
+        handed out), for :meth:`fold_in_order`."""
+        self._done = [threading.Event() for _ in self._slices]
+        return self
+
     def fold_in_order(self, fold: Callable[[int, int], None]) -> None:
-        """Fold each slice in order once its work is done, doing work meanwhile."""
+        """Fold each slice in order once its work is done, doing work meanwhile (the slices
+        made :meth:`ordered`)."""
         for index, bounds in enumerate(self._slices):
             while not self._done[index].is_set():
                 taken = self._take()

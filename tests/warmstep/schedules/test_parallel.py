@@ -14,12 +14,13 @@ import pytest
 
 from warmstep.schedules import EvalContext, resolve_spec
 from warmstep.schedules._parallel import (
+    MIN_SLICE_VALUES,
     PARALLEL_MIN_VALUES,
-    SLICES_PER_THREAD,
     _current_cpu,
     _off_cpu,
     _threads,
     cos_inplace,
+    guided_bounds,
     in_slices,
     in_slices_folded,
 )
@@ -71,8 +72,24 @@ def test_slices_cover_the_range_once_and_the_caller_takes_part() -> None:
     assert covered[0][0] == 0 and covered[-1][1] == n
     assert all(a[1] == b[0] for a, b in itertools.pairwise(covered))
     if _threads() > 1:
-        assert len(seen) == min(_threads(), 4) * SLICES_PER_THREAD
+        assert covered == list(itertools.pairwise(guided_bounds(n, min(_threads(), 4))))
         assert any(ident == threading.get_ident() for _, _, ident in seen)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+@pytest.mark.parametrize("n", [2 * PARALLEL_MIN_VALUES, 1_000_000, 10_000_019])
+def test_guided_slices_shrink_to_the_smallest_and_cover_the_range(threads: int, n: int) -> None:
+    """Each slice is a 1/(2·threads) share of what is left, never under MIN_SLICE_VALUES
+    (but the last, what is left): the first is the largest, the last ones the smallest."""
+    bounds = guided_bounds(n, threads)
+    sizes = [hi - lo for lo, hi in itertools.pairwise(bounds)]
+    assert bounds[0] == 0 and bounds[-1] == n and all(size > 0 for size in sizes)
+    assert sizes[0] == -(-n // (2 * threads))
+    assert all(a >= b for a, b in itertools.pairwise(sizes))
+    assert all(size >= MIN_SLICE_VALUES for size in sizes[:-1])
+    for lo, size in zip(bounds, sizes[:-1], strict=False):
+        assert size == max(MIN_SLICE_VALUES, -(-(n - lo) // (2 * threads)))
+    assert guided_bounds(1_000_000, 2)[:4] == [0, 250_000, 437_500, 578_125]
 
 
 def test_a_failing_slice_stops_the_pass_and_raises_once_none_is_running() -> None:
@@ -97,7 +114,7 @@ def test_a_failing_slice_stops_the_pass_and_raises_once_none_is_running() -> Non
     with pytest.raises(ValueError, match="a slice failed"):
         in_slices(work, n)
     assert running[0] == 0  # every slice finished: none still writing after the raise
-    assert started[0] < 2 * SLICES_PER_THREAD  # no slice handed out after the failure
+    assert started[0] < len(guided_bounds(n, min(_threads(), 4))) - 1  # none after the failure
 
 
 def test_each_slice_is_folded_in_order_after_its_work() -> None:
