@@ -51,6 +51,8 @@ class CosineAnnealingLRParams(KindParams):
 
 
 class CosineLeaf(Leaf):
+    constructor_keeps_lr = True  # torch: the initial step returns the group lrs
+
     def __init__(self, p: CosineAnnealingLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
         self.p = p

@@ -59,6 +59,8 @@ class StepLeaf(Leaf):
     """``lr *= gamma`` when ``e > 0`` and ``e % step_size == 0``; closed form
     ``b*gamma**(e//step_size)``."""
 
+    constructor_keeps_lr = True  # torch: epoch 0 returns the group lrs
+
     def __init__(self, p: StepLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
         self.p = p
@@ -214,6 +216,8 @@ class ExponentialLRParams(KindParams):
 class ExponentialLeaf(Leaf):
     """``lr *= gamma`` on every step after construction; closed form ``b*gamma**e``."""
 
+    constructor_keeps_lr = True  # torch: epoch 0 returns the group lrs
+
     def __init__(self, p: ExponentialLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
         self.p = p
@@ -236,6 +240,8 @@ class PolynomialLRParams(KindParams):
 class PolynomialLeaf(Leaf):
     """e<=T: ``lr *= ((1 - e/T) / (1 - (e-1)/T)) ** power``; closed form
     ``b*(1 - min(T,e)/T)**power``: reaches exactly 0 at T and stays there."""
+
+    constructor_keeps_lr = True  # torch: epoch 0 returns the group lrs
 
     def __init__(self, p: PolynomialLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
