@@ -253,7 +253,8 @@ class Leaf:
     def whole(self, steps: int) -> Curve | None:
         """As the whole schedule, right after construction: its ``steps`` values (lr and
         momentum) where each is a closed form of its epoch that ignores the lr it finds, else
-        None. Moves no counter."""
+        None. Moves no counter, reads nothing that construction sets (:func:`simulate` calls
+        it first), and raises what the constructor's step would."""
         return None
 
     def segment(self, steps: int) -> Segment | None:
@@ -505,13 +506,16 @@ def simulate(root: Node, context: EvalContext) -> Curve:
     """Construct ``root`` against fresh optimizer groups, step it ``steps-1`` times, record."""
     opt = Optimizer(lr=np.asarray(context.base_lrs, np.float64).copy())
     root.number(0)
+    if FAST_PATHS and isinstance(root, Leaf) and context.steps:
+        # Before construction: whole() reads only the leaf's own arguments, and raises what
+        # the constructor's step would at epoch 0 (a curve with a value at epoch 0).
+        whole = root.whole(context.steps)
+        if whole is not None:
+            return whole
     root.construct(opt)
     lr0 = opt.lr.copy()
     momentum0 = None if opt.momentum is None else opt.momentum.copy()
     total = max(context.steps - 1, 0)
-    whole = root.whole(context.steps) if FAST_PATHS and isinstance(root, Leaf) else None
-    if whole is not None:
-        return whole
     if FAST_PATHS and momentum0 is None:
         curve = _by_segments(root, opt, lr0, context.steps)
         if curve is not None:
