@@ -276,20 +276,36 @@ class Leaf:
     def undo(self) -> None:
         self.last_epoch -= 1
 
-    # Whether the constructor's step() leaves every group's lr as it is (torch's get_lr at
-    # epoch 0 returns the group lrs): then it only counts, with no ops() to build (a dozen small
-    # numpy calls, ~0.1 ms before a long curve's first pass). Set by such leaves.
-    constructor_keeps_lr = False
+    def constructor_factor(self) -> float | None:
+        """The factor the constructor's ``step()`` multiplies every group's lr by (torch's
+        ``get_lr`` at epoch 0: 1 where it returns the group lrs), for leaves where that is all
+        it does; None where :meth:`ops` must say. The step then only counts and multiplies,
+        with no ops to build (a dozen small numpy calls, ~0.1 ms before a long curve's first
+        pass, most of a short curve's)."""
+        return None
 
     def initial_step(self, opt: Optimizer) -> None:
         self.step_count = 0
-        if self.constructor_keeps_lr:  # as advance() counts one step(); lr * 1 is the lr
-            self.last_epoch += 1
-            self.step_count += 1
+        factor = self.constructor_factor()
+        if factor is None:
+            self.step_now(opt, INITIAL)
             return
-        self.step_now(opt, INITIAL)
+        self.last_epoch += 1  # as advance() counts one step()
+        self.step_count += 1
+        opt.lr = opt.lr * factor  # as apply() does a MUL write
+
+    def milestone_values(self) -> FloatArray | None:
+        """What a SequentialLR milestone's ``_update_lr(0)`` sets each group's lr to, for leaves
+        where that is all it does (a closed form at epoch 0); None where :meth:`ops` must say
+        (or raise)."""
+        return None
 
     def step_now(self, opt: Optimizer, kind: int) -> None:
+        values = self.milestone_values() if kind == UPDATE0 else None
+        if values is not None:  # as advance() counts one _update_lr(0), apply() a SET write
+            self.last_epoch = 0
+            opt.lr = values.copy()
+            return
         opt.apply(self.ops(self.advance(np.array([kind], np.int64)), opt))
 
     def calls(self, steps: IntArray, kinds: IntArray, opt: Optimizer, sink: Sink) -> None:

@@ -51,11 +51,18 @@ class CosineAnnealingLRParams(KindParams):
 
 
 class CosineLeaf(Leaf):
-    constructor_keeps_lr = True  # torch: the initial step returns the group lrs
-
     def __init__(self, p: CosineAnnealingLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
         self.p = p
+
+    def constructor_factor(self) -> float:
+        return 1.0  # torch: the initial step returns the group lrs
+
+    def milestone_values(self) -> FloatArray | None:
+        if self.p.T_max == 0:  # ops() names torch's ZeroDivisionError
+            return None
+        eta = self.p.eta_min  # torch's _get_closed_form_lr at epoch 0, as ops() writes it
+        return np.asarray(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, np.float64)
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         t_max, eta, e, n = self.p.T_max, self.p.eta_min, calls.epoch, calls.size
