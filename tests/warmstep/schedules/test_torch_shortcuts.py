@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from warmstep.schedules.adapters.torch._chain import INITIAL, UPDATE0, Leaf, Optimizer
-from warmstep.schedules.adapters.torch.cosine import CosineAnnealingLRParams, CosineLeaf
+from warmstep.schedules.adapters.torch.cosine import (
+    CosineAnnealingLRParams,
+    CosineAnnealingWarmRestartsParams,
+    CosineLeaf,
+    WarmRestartsLeaf,
+)
 from warmstep.schedules.adapters.torch.simple import (
     ConstantLeaf,
     ConstantLRParams,
@@ -34,13 +39,16 @@ def _leaves() -> list[Leaf]:
         CosineLeaf(CosineAnnealingLRParams(T_max=9, eta_min=0.013), "schedule", groups),
         ConstantLeaf(ConstantLRParams(factor=0.37, total_iters=4), "schedule", groups),
         LinearLeaf(LinearLRParams(start_factor=0.011, total_iters=5), "schedule", groups),
+        WarmRestartsLeaf(
+            CosineAnnealingWarmRestartsParams(T_0=7, eta_min=0.02), "schedule", groups
+        ),
     ]
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(7))
 def test_the_constructor_step_is_what_ops_writes(index: int) -> None:
     shortcut, through_ops = _leaves()[index], _leaves()[index]
-    assert shortcut.constructor_factor() is not None
+    assert shortcut.constructor_lr(BASE) is not None
     opt, reference = Optimizer(lr=BASE.copy()), Optimizer(lr=BASE.copy())
     shortcut.base_lrs = opt.setdefault_initial_lr()
     shortcut.initial_step(opt)

@@ -276,23 +276,22 @@ class Leaf:
     def undo(self) -> None:
         self.last_epoch -= 1
 
-    def constructor_factor(self) -> float | None:
-        """The factor the constructor's ``step()`` multiplies every group's lr by (torch's
-        ``get_lr`` at epoch 0: 1 where it returns the group lrs), for leaves where that is all
-        it does; None where :meth:`ops` must say. The step then only counts and multiplies,
-        with no ops to build (a dozen small numpy calls, ~0.1 ms before a long curve's first
-        pass, most of a short curve's)."""
+    def constructor_lr(self, lr: FloatArray) -> FloatArray | None:
+        """Each group's lr after the constructor's ``step()`` from ``lr`` (torch's ``get_lr`` at
+        epoch 0), for leaves where that write is all the step does; None where :meth:`ops`
+        must say. The step then only counts and writes, with no ops to build (a dozen small
+        numpy calls, ~0.1 ms before a long curve's first pass, most of a short curve's)."""
         return None
 
     def initial_step(self, opt: Optimizer) -> None:
         self.step_count = 0
-        factor = self.constructor_factor()
-        if factor is None:
+        lr = self.constructor_lr(opt.lr)
+        if lr is None:
             self.step_now(opt, INITIAL)
             return
         self.last_epoch += 1  # as advance() counts one step()
         self.step_count += 1
-        opt.lr = opt.lr * factor  # as apply() does a MUL write
+        opt.lr = lr
 
     def milestone_values(self) -> FloatArray | None:
         """What a SequentialLR milestone's ``_update_lr(0)`` sets each group's lr to, for leaves

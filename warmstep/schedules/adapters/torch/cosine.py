@@ -55,8 +55,8 @@ class CosineLeaf(Leaf):
         super().__init__(path, np.ones(groups))
         self.p = p
 
-    def constructor_factor(self) -> float:
-        return 1.0  # torch: the initial step returns the group lrs
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        return lr * 1.0  # torch: the initial step returns the group lrs
 
     def milestone_values(self) -> FloatArray | None:
         if self.p.T_max == 0:  # ops() names torch's ZeroDivisionError
@@ -157,6 +157,12 @@ class WarmRestartsLeaf(Leaf):
         super().__init__(path, np.ones(groups))
         self.p = p
         self.position = 0
+
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        """torch's step() at epoch 0: T_cur 0, so ``cos(pi * 0 / T_0)``, as ops() writes it."""
+        self.position = 0
+        eta = self.p.eta_min
+        return np.asarray(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, np.float64)
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         if calls.size and np.all(calls.kind == STEP) and int(calls.prev_epoch[0]) >= 0:

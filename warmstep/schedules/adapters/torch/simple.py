@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import field_validator
 
 from warmstep.errors import InvalidArgument
-from warmstep.schedules._core import KindParams
+from warmstep.schedules._core import FloatArray, KindParams
 from warmstep.schedules._libm import pow_like_python
 from warmstep.schedules.adapters.torch._chain import (
     INITIAL,
@@ -59,8 +59,8 @@ class StepLeaf(Leaf):
     """``lr *= gamma`` when ``e > 0`` and ``e % step_size == 0``; closed form
     ``b*gamma**(e//step_size)``."""
 
-    def constructor_factor(self) -> float:
-        return 1.0  # torch: epoch 0 returns the group lrs
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        return lr * 1.0  # torch: epoch 0 returns the group lrs
 
     def __init__(self, p: StepLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
@@ -133,8 +133,8 @@ class ConstantLeaf(Leaf):
         super().__init__(path, np.ones(groups))
         self.p = p
 
-    def constructor_factor(self) -> float:
-        return self.p.factor  # torch: epoch 0 returns the group lrs times factor
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        return lr * self.p.factor  # torch: epoch 0 returns the group lrs times factor
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         e, f, total = calls.epoch, self.p.factor, self.p.total_iters
@@ -186,8 +186,8 @@ class LinearLeaf(Leaf):
         super().__init__(path, np.ones(groups))
         self.p = p
 
-    def constructor_factor(self) -> float:
-        return self.p.start_factor  # torch: epoch 0 returns the group lrs times start_factor
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        return lr * self.p.start_factor  # torch: epoch 0, the group lrs times start_factor
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         s, end, total = self.p.start_factor, self.p.end_factor, self.p.total_iters
@@ -223,8 +223,8 @@ class ExponentialLRParams(KindParams):
 class ExponentialLeaf(Leaf):
     """``lr *= gamma`` on every step after construction; closed form ``b*gamma**e``."""
 
-    def constructor_factor(self) -> float:
-        return 1.0  # torch: epoch 0 returns the group lrs
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        return lr * 1.0  # torch: epoch 0 returns the group lrs
 
     def __init__(self, p: ExponentialLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
@@ -249,8 +249,8 @@ class PolynomialLeaf(Leaf):
     """e<=T: ``lr *= ((1 - e/T) / (1 - (e-1)/T)) ** power``; closed form
     ``b*(1 - min(T,e)/T)**power``: reaches exactly 0 at T and stays there."""
 
-    def constructor_factor(self) -> float:
-        return 1.0  # torch: epoch 0 returns the group lrs
+    def constructor_lr(self, lr: FloatArray) -> FloatArray:
+        return lr * 1.0  # torch: epoch 0 returns the group lrs
 
     def __init__(self, p: PolynomialLRParams, path: str, groups: int) -> None:
         super().__init__(path, np.ones(groups))
