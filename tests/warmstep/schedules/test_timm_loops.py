@@ -118,3 +118,23 @@ def test_matches_timm_stepped(kind: str, arguments: Spec, monkeypatch: pytest.Mo
         expected.append([group["lr"] for group in optimizer.param_groups])
         stepped.step_update(num_updates=i)
     np.testing.assert_array_equal(curve(spec, steps, base_lrs), np.asarray(expected).T)
+
+
+def test_flagged_powers_beside_cycles_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powers Python must compute (subnormal results of a large power) in the same pass as
+    cycles past cycle_limit (lr_min, no power): only the former go to Python."""
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN_VALUES", 1024)
+    spec = {
+        "type": "PolyLRScheduler",
+        "t_initial": 1000,
+        "power": 1100.0,
+        "cycle_limit": 1,
+        "lr_min": 1e-6,
+        "t_in_epochs": False,
+    }
+    compiled = curve(spec, 6000, [0.1, 0.5])
+    with monkeypatch.context() as patch:
+        patch.setattr(timm, "_poly_fill", lambda params, context: None)
+        expected = curve(spec, 6000, [0.1, 0.5])
+    np.testing.assert_array_equal(compiled, expected)
+    assert (compiled[:, 1000:] == 1e-6).all()

@@ -78,6 +78,8 @@ def _cycles(
                 row = out[g, start : start + m]
                 for j in range(m):
                     row[j] = lr_min
+            if shape == POLY:  # every flag is written (the array comes uncleared)
+                python[position:stop] = False
             position = stop
             continue
         offset = t - period * cycle
@@ -133,7 +135,7 @@ def cycles(
     raises, in time order."""
     first_cycle, table = spans
     shape = SHAPES[shape_name]
-    python = np.zeros(count if shape == POLY else 0, np.bool_)
+    python = np.empty(count if shape == POLY else 0, np.bool_)  # _cycles writes each flag
     marked: list[int] = []  # per slice (list.append is atomic)
     in_slices(
         lambda lo, hi: marked.append(
