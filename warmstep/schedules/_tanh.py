@@ -171,18 +171,13 @@ def tanh_pairs(x: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def threshold_arguments() -> FloatArray:
-    """Arguments at and a few ulps around every threshold of ``tanh`` and of its ``expm1``
-    (``2|x|`` at the reduction's bounds, at each ``k``'s first argument up to 64), both signs,
-    with zeros, infinities and NaN."""
+    """Arguments at, one ulp and ~4 ulps either side of every threshold of ``tanh`` and of its
+    ``expm1`` (``2|x|`` at the reduction's bounds and where each ``k`` from 2 to 65 begins,
+    the formulas changing at 20 and 56), both signs, with zeros, infinities and NaN."""
     points = [0.0, _TINY_BELOW, 1.0, _SATURATED_FROM, 0.5 * _REDUCE_FROM, 0.5 * _ONE_LN2_BELOW]
     points += [0.5 * (k - 0.5) * math.log(2.0) for k in range(2, 66)]
     points += [0.25, 0.125, 0.5, 1e-300, 5e-324]
-    near = [
-        value
-        for point in points
-        for value in (point, *(np.nextafter(point, np.inf * s) for s in (1, -1)))
-        for _ in range(1)
-    ]
+    near = [v for p in points for v in (p, np.nextafter(p, np.inf), np.nextafter(p, -np.inf))]
     wider = [v for p in points for v in (p * (1 + 2.0**-50), p * (1 - 2.0**-50))]
     values = np.array(near + wider + [np.inf, np.nan], np.float64)
     return np.concatenate([values, -values])
