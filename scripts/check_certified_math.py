@@ -8,6 +8,7 @@ script checks as many as asked for:
     python scripts/check_certified_math.py cos 1e9       # schedule-like runs of angles
     python scripts/check_certified_math.py squares 2e6   # squares of bases near 1, near halfway
     python scripts/check_certified_math.py tanh 1e9      # tanh computed as glibc computes it
+    python scripts/check_certified_math.py tanh-thresholds 1e6   # every float that near each
 
 ``cos``: runs of ``π·k/T`` (rising, falling, some wrapped into [0, 3.2)) through the engine's
 cosine pass and through a compiled loop of ``math.cos``; prints how many differ (none expected)
@@ -19,6 +20,8 @@ where ``pow`` differs (none expected). ``tanh``: the engine's own ``tanh``
 (``warmstep/schedules/_tanh.py``, used where it agrees with this C library) against the C
 library's on arguments spread over every binade from 2^-60 to 32, both signs, and a share
 uniform in timm's default range [-7, 3]; prints how many differ, bit for bit (none expected).
+``tanh-thresholds``: every float within ``count`` ulps of each threshold argument of ``tanh``
+and its ``expm1`` (``_tanh.threshold_arguments``), both signs, the same comparison.
 Exit status 1 when any value differs.
 """
 
@@ -137,13 +140,39 @@ def check_tanh(count: int, seed: int) -> int:
     return differing
 
 
+def check_tanh_thresholds(count: int, seed: int) -> int:
+    del seed  # every float in each neighbourhood: nothing is drawn
+    arguments = _tanh.threshold_arguments()
+    points = np.unique(np.abs(arguments[np.isfinite(arguments) & (arguments != 0.0)]))
+    offsets = np.arange(-count, count + 1, dtype=np.int64)
+    total = differing = 0
+    started = time.perf_counter()
+    for point in points.tolist():
+        neighbours = (np.float64(point).view(np.int64) + offsets).view(np.float64)
+        for x in (neighbours, -neighbours):
+            emulated, called = _tanh.tanh_pairs(x[np.isfinite(x)])
+            differing += int((emulated.view(np.int64) != called.view(np.int64)).sum())
+            total += emulated.size
+    elapsed = time.perf_counter() - started
+    print(
+        f"tanh checked within {count} ulps of {points.size} thresholds: {total}, "
+        f"different from the C library: {differing} ({elapsed:.0f} s)"
+    )
+    return differing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["cos", "squares", "tanh"])
+    parser.add_argument("what", choices=["cos", "squares", "tanh", "tanh-thresholds"])
     parser.add_argument("count", type=float, help="values to check (e.g. 1e8)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    check = {"cos": check_cosines, "squares": check_squares, "tanh": check_tanh}[args.what]
+    check = {
+        "cos": check_cosines,
+        "squares": check_squares,
+        "tanh": check_tanh,
+        "tanh-thresholds": check_tanh_thresholds,
+    }[args.what]
     return 1 if check(int(args.count), args.seed) else 0
 
 

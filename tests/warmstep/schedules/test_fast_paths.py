@@ -1231,7 +1231,10 @@ def test_the_cosine_fold_keeps_nan_and_infinite_ratios() -> None:
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize(("what", "count"), [("cos", "2e5"), ("squares", "300"), ("tanh", "2e5")])
+@pytest.mark.parametrize(
+    ("what", "count"),
+    [("cos", "2e5"), ("squares", "300"), ("tanh", "2e5"), ("tanh-thresholds", "100")],
+)
 def test_the_certified_maths_check_runs_and_finds_no_difference(what: str, count: str) -> None:
     """The script that checks them at scale (``scripts/check_certified_math.py``) at a small
     size: exit status 0, its counts printed."""
