@@ -146,9 +146,7 @@ def _shared(
     threads = 1 if n < 2 * PARALLEL_MIN_VALUES else min(_threads(), n // PARALLEL_MIN_VALUES)
     if threads < 2:
         return False
-    slices = _Slices(list(itertools.pairwise(cut(n, threads))), work)
-    if ordered:
-        slices.ordered()
+    slices = _Slices(list(itertools.pairwise(cut(n, threads))), work, ordered)
     state = np.geterr()
     pool = _executor(_threads())
     caller = _current_cpu() if _current_cpu is not None else -1
@@ -165,13 +163,16 @@ def _shared(
 class _Slices:
     """Slices of one pass, handed out in order; none after one has failed."""
 
-    def __init__(self, slices: list[tuple[int, int]], work: Callable[[int, int], None]) -> None:
+    def __init__(
+        self, slices: list[tuple[int, int]], work: Callable[[int, int], None], ordered: bool
+    ) -> None:
         self._slices = slices
         self._work = work
         self._next = 0
         self._lock = threading.Lock()
         self._failed = False
-        self._done: list[threading.Event] = []  # per slice, where folded in order (ordered())
+        # An event per slice, set when its work is done, where the slices are folded in order.
+        self._done = [threading.Event() for _ in slices] if ordered else []
 
     def _take(self) -> int | None:
         with self._lock:
@@ -195,15 +196,9 @@ class _Slices:
         while (index := self._take()) is not None:
             self._run(index)
 
-    def ordered(self) -> _Slices:
-        """These slices with an event per slice, set when its work is done (before any slice is
-        handed out), for :meth:`fold_in_order`."""
-        self._done = [threading.Event() for _ in self._slices]
-        return self
-
     def fold_in_order(self, fold: Callable[[int, int], None]) -> None:
-        """Fold each slice in order once its work is done, doing work meanwhile (the slices
-        made :meth:`ordered`)."""
+        """Fold each slice in order once its work is done, doing work meanwhile (slices made
+        ``ordered``)."""
         for index, bounds in enumerate(self._slices):
             while not self._done[index].is_set():
                 taken = self._take()

@@ -157,10 +157,8 @@ def flagged_tanh(
 @compiled
 def _tanh_pairs(x: FloatArray, emulated: FloatArray, called: FloatArray) -> None:
     """Both ways over ``x``: :func:`_glibc_tanh` and the C library's ``tanh``."""
-    for i in range(x.shape[0]):
-        emulated[i] = _glibc_tanh(x[i])
-    for i in range(x.shape[0]):
-        called[i] = math.tanh(x[i])
+    c_tanh_into(x, emulated, x.shape[0], True)
+    c_tanh_into(x, called, x.shape[0], False)
 
 
 def tanh_pairs(x: FloatArray) -> tuple[FloatArray, FloatArray]:

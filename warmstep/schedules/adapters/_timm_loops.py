@@ -137,6 +137,7 @@ def cycles(
     shape = SHAPES[shape_name]
     python = np.empty(count if shape == POLY else 0, np.bool_)  # _cycles writes each flag
     marked: list[int] = []  # per slice (list.append is atomic)
+    emulated = shape == TANH and emulation_agrees()
     in_slices(
         lambda lo, hi: marked.append(
             _cycles(
@@ -154,7 +155,7 @@ def cycles(
                 column,
                 out,
                 python,
-                shape == TANH and emulation_agrees(),
+                emulated,
             )
         ),
         count,

@@ -61,8 +61,7 @@ class CosineLeaf(Leaf):
     def milestone_values(self) -> FloatArray | None:
         if self.p.T_max == 0:  # ops() names torch's ZeroDivisionError
             return None
-        eta = self.p.eta_min  # torch's _get_closed_form_lr at epoch 0, as ops() writes it
-        return np.asarray(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, np.float64)
+        return _closed_at_zero(self.base_lrs, self.p.eta_min)  # as ops() writes it
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         t_max, eta, e, n = self.p.T_max, self.p.eta_min, calls.epoch, calls.size
@@ -77,7 +76,7 @@ class CosineLeaf(Leaf):
         t = t_max or 1
         b = self.base_lrs[:, None]
         bump = (b - eta) * (1 - math.cos(math.pi / t)) / 2
-        closed_value = eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2
+        closed_value = _closed_at_zero(self.base_lrs, eta)
         if np.all(calls.kind == STEP):
             return _stepping(e, t, eta, bump)
         if calls.kind[0] == UPDATE0 and np.all(calls.kind[1:] == STEP):  # a SequentialLR child
@@ -104,6 +103,12 @@ class CosineLeaf(Leaf):
         t, eta = self.p.T_max, self.p.eta_min
         bump = (self.base_lrs - eta) * (1 - math.cos(math.pi / t)) / 2
         return lambda lr0, out: _fold_loop.cosine_annealing(lr0, t, eta, bump, out)
+
+
+def _closed_at_zero(base_lrs: FloatArray, eta: float) -> FloatArray:
+    """torch's cosine at angle 0, ``eta_min + (b - eta_min) * (1 + cos(0)) / 2`` per group (its
+    closed form at epoch 0, CosineAnnealingWarmRestarts' step at ``T_cur`` 0)."""
+    return np.asarray(eta + (base_lrs - eta) * (1 + math.cos(0.0)) / 2, np.float64)
 
 
 def _stepping(
@@ -161,8 +166,7 @@ class WarmRestartsLeaf(Leaf):
     def constructor_lr(self, lr: FloatArray) -> FloatArray:
         """torch's step() at epoch 0: T_cur 0, so ``cos(pi * 0 / T_0)``, as ops() writes it."""
         self.position = 0
-        eta = self.p.eta_min
-        return np.asarray(eta + (self.base_lrs - eta) * (1 + math.cos(0.0)) / 2, np.float64)
+        return _closed_at_zero(self.base_lrs, self.p.eta_min)
 
     def ops(self, calls: Calls, opt: Optimizer) -> Ops:
         if calls.size and np.all(calls.kind == STEP) and int(calls.prev_epoch[0]) >= 0:
